@@ -1,0 +1,86 @@
+"""The trading platform on Scaleway: one stack per environment.
+
+Table of contents: read and validate the stack's config, build the components, export the
+outputs other teams rely on (components/outputs.py).
+"""
+
+import pulumi
+
+from components import config as stack_config
+from components import cost
+from components.cloud_init import HostEndpoints
+from components.cluster import Cluster, ClusterArgs
+from components.critical_path import CriticalPathHosts, CriticalPathHostsArgs
+from components.network import Network, NetworkArgs
+from components.outputs import export_all
+from components.storage import ObjectStorage, ObjectStorageArgs
+
+# 1. Configuration: every problem reported at once, before any resource is declared.
+try:
+    config = stack_config.from_pulumi()
+except stack_config.InvalidConfig as problems:
+    pulumi.log.error(problems.report())
+    raise pulumi.RunError("invalid stack configuration (see the problems above)") from None
+
+prefix = f"trading-{config.environment}"
+tags = [f"env={config.environment}", "app=trading-platform", "managed-by=pulumi"]
+
+# 2. Scaleway: network, cluster and pools, critical-path hosts, object storage.
+network = Network("network", NetworkArgs(prefix=prefix, config=config.network, tags=tags))
+
+cluster = Cluster("cluster", ClusterArgs(
+    prefix=prefix,
+    network=config.network,
+    cluster=config.cluster,
+    permanent_pool=config.permanent_pool,
+    compute_pool=config.compute_pool,
+    low_latency_pool=config.low_latency_pool,
+    private_network_id=network.private_network_id,
+    tags=tags,
+))
+
+telemetry_endpoints = pulumi.Output.all(
+    network.telemetry_address("loki-gateway"), network.telemetry_address("otel-gateway"),
+).apply(lambda ips: HostEndpoints(
+    loki_push_url=f"http://{ips[0]}:3100/loki/api/v1/push",
+    otlp_grpc_endpoint=f"http://{ips[1]}:4317",
+))
+
+critical_path_hosts = CriticalPathHosts("critical-path", CriticalPathHostsArgs(
+    prefix=prefix,
+    hosts=config.critical_path_hosts,
+    network=config.network,
+    private_network_id=network.private_network_id,
+    ssh_key_ids=config.ssh_key_ids,
+    endpoints=telemetry_endpoints,
+    protect=config.protect_stateful,
+    tags=tags,
+))
+
+storage = ObjectStorage("storage", ObjectStorageArgs(
+    prefix=prefix,
+    network=config.network,
+    retention={"loki": config.observability.loki_retention, "tempo": config.observability.tempo_retention},
+    protect=config.protect_stateful,
+    tags=tags,
+))
+
+# 3. Outputs: exactly the contract in components/outputs.py.
+pool_ids = {"permanent": cluster.permanent_pool.id, "compute": cluster.compute_pool.id}
+if cluster.low_latency_pool is not None:
+    pool_ids["low-latency"] = cluster.low_latency_pool.id
+
+export_all({
+    "environment": config.environment,
+    "cluster_id": cluster.cluster.id,
+    "cluster_api_url": cluster.cluster.apiserver_url,
+    "kubeconfig": cluster.kubeconfig,
+    "private_network_id": network.private_network_id,
+    "pool_ids": pool_ids,
+    "critical_path_private_ips": critical_path_hosts.private_ips,
+    "bucket_names": storage.bucket_names,
+    "s3_endpoint": storage.s3_endpoint,
+    "estimated_cost_eur_per_hour": cost.estimate(config),
+    "alertmanager_config_secret": "monitoring/alertmanager-trading-platform",
+    "runbook_base_url": config.alerting.runbook_base_url,
+})

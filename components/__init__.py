@@ -1,0 +1,1 @@
+"""Component resources of the trading platform stack, one concern per module."""

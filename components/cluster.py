@@ -1,0 +1,152 @@
+"""The Kapsule cluster, its three pools, and the Kubernetes provider bound to it.
+
+* ``permanent`` pool: fixed size, never autoscaled, runs the monitoring stack and the
+  always-on support services (nodes labelled ``platform.trading/pool=permanent``).
+* ``compute`` pool: autoscaled from 0, tainted ``platform.trading/workload=batch:NoSchedule``
+  so only fine-tuning / batch pods (which tolerate it) wake it.
+* ``low-latency`` pool (optional): Guaranteed-QoS support services with pinned CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumiverse_scaleway import kubernetes as kapsule
+
+from components.config import ClusterConfig, NetworkConfig, PoolConfig
+
+POOL_LABEL = "platform.trading/pool"
+BATCH_TAINT = {"key": "platform.trading/workload", "value": "batch", "effect": "NoSchedule"}
+
+# Kubelet arguments of the low-latency pool.  Kapsule accepts only the kubelet arguments its
+# API lists per Kubernetes version (`scw k8s version get <v> -o json`, available_kubelet_args);
+# `cpuManagerPolicy` is one of them.  The spec's `topologyManagerPolicy: single-numa-node` is
+# not declared: we could not confirm that Kapsule accepts it, and a pool that silently runs
+# without it would pretend a NUMA guarantee it does not give.  See README "Low-latency pool".
+LOW_LATENCY_KUBELET_ARGS = {"cpuManagerPolicy": "static"}
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    prefix: str
+    network: NetworkConfig
+    cluster: ClusterConfig
+    permanent_pool: PoolConfig
+    compute_pool: PoolConfig
+    low_latency_pool: Optional[PoolConfig]
+    private_network_id: pulumi.Input[str]
+    tags: list[str]
+
+
+class Cluster(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:infra:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.cluster
+        scaler = cfg.autoscaler
+
+        self.cluster = kapsule.Cluster(
+            f"{name}-kapsule",
+            name=f"{args.prefix}-kapsule",
+            version=cfg.kubernetes_version,
+            cni="cilium",
+            region=args.network.region,
+            private_network_id=args.private_network_id,
+            pod_cidr=args.network.pod_cidr,
+            service_cidr=args.network.service_cidr,
+            # Volumes and load balancers outlive the cluster: deleting the cluster must not
+            # delete Prometheus's or Loki's data, nor the load balancers other teams point at.
+            delete_additional_resources=False,
+            auto_upgrade=kapsule.ClusterAutoUpgradeArgs(
+                enable=cfg.auto_upgrade,
+                maintenance_window_day=cfg.maintenance_day,
+                maintenance_window_start_hour=cfg.maintenance_start_hour,
+            ),
+            # The compute pool is a batch pool: it must wake as soon as a fine-tuning pod is
+            # pending and sleep soon after the run ends, because an idle compute node is the
+            # largest avoidable cost.  So: scale down 5m after a scale-up and 5m after a node
+            # becomes unneeded (defaults 10m/10m), pick the node type that wastes least, and
+            # ignore daemonsets (node-exporter, log agent) when judging a node idle, or the
+            # monitoring agents alone would keep a compute node alive.
+            autoscaler_config=kapsule.ClusterAutoscalerConfigArgs(
+                disable_scale_down=False,
+                scale_down_delay_after_add=scaler.scale_down_delay_after_add,
+                scale_down_unneeded_time=scaler.scale_down_unneeded_time,
+                expander=scaler.expander,
+                ignore_daemonsets_utilization=True,
+                balance_similar_node_groups=False,
+                # Pods with an emptyDir (scratch space of a run) must not pin a node forever.
+                skip_nodes_with_local_storage=False,
+            ),
+            tags=args.tags,
+            opts=child,
+        )
+
+        self.permanent_pool = self._pool(
+            name, "permanent", args.permanent_pool, args,
+            autohealing=True, labels={POOL_LABEL: "permanent"}, taints=[],
+        )
+        self.compute_pool = self._pool(
+            name, "compute", args.compute_pool, args,
+            autohealing=True, labels={POOL_LABEL: "compute"}, taints=[BATCH_TAINT],
+            # The autoscaler owns the size once the pool exists.
+            extra_opts=pulumi.ResourceOptions(ignore_changes=["size"]),
+        )
+        self.low_latency_pool = None
+        if args.low_latency_pool is not None:
+            self.low_latency_pool = self._pool(
+                name, "low-latency", args.low_latency_pool, args,
+                autohealing=True, labels={POOL_LABEL: "low-latency", "latency": "low"},
+                taints=[{"key": "platform.trading/latency", "value": "low", "effect": "NoSchedule"}],
+                kubelet_args=LOW_LATENCY_KUBELET_ARGS,
+            )
+
+        kubeconfig = self.cluster.kubeconfigs.apply(lambda kcs: kcs[0].config_file if kcs else "")
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        # The API's DNS answers only once a pool exists: the provider waits for the permanent pool.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permanent_pool]),
+        )
+        self.register_outputs({
+            "cluster_id": self.cluster.id,
+            "apiserver_url": self.cluster.apiserver_url,
+            "kubeconfig": self.kubeconfig,
+        })
+
+    def _pool(self, name: str, role: str, pool: PoolConfig, args: ClusterArgs, *, autohealing: bool,
+              labels: dict, taints: list, kubelet_args: Optional[dict] = None,
+              extra_opts: Optional[pulumi.ResourceOptions] = None) -> kapsule.Pool:
+        opts = pulumi.ResourceOptions(parent=self)
+        if extra_opts is not None:
+            opts = pulumi.ResourceOptions.merge(opts, extra_opts)
+        return kapsule.Pool(
+            f"{name}-{role}",
+            name=role,
+            cluster_id=self.cluster.id,
+            region=args.network.region,
+            zone=args.network.zone,
+            node_type=pool.node_type,
+            # terraform-provider-scaleway#4196: a pool created with size > 0 and min_size 0 came
+            # up with min_size 1 until a second apply (fixed by PR #4334).  Creating it at its
+            # minimum (size 0 when min is 0) matches the provider's documented default rule
+            # ("min_size defaults to 0 if size is 0") with or without the fix.
+            size=pool.size,
+            min_size=pool.min_size,
+            max_size=pool.max_size,
+            autoscaling=pool.autoscaling,
+            autohealing=autohealing,
+            # Nodes reach the internet through the Public Gateway, not their own IP.
+            public_ip_disabled=True,
+            labels=labels,
+            taints=[kapsule.PoolTaintArgs(**t) for t in taints],
+            kubelet_args=kubelet_args,
+            wait_for_pool_ready=pool.size > 0,
+            tags=args.tags + [f"pool={role}"],
+            opts=opts,
+        )

@@ -1,0 +1,80 @@
+"""The VPC, the regional private network, and the Public Gateway that gives it egress.
+
+Nothing in the private network has a public IP except what must: the Kapsule API (managed
+by Scaleway) and the bare-metal hosts' public interface, which cloud-init firewalls down to
+SSH from the allow-list.  Kapsule nodes get their outbound traffic through the gateway's NAT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumiverse_scaleway import ipam, network
+
+from components.config import NetworkConfig
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    prefix: str
+    config: NetworkConfig
+    tags: list[str]
+
+
+class Network(pulumi.ComponentResource):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:infra:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.config
+
+        self.vpc = network.Vpc(f"{name}-vpc", name=f"{args.prefix}-vpc", region=cfg.region,
+                               tags=args.tags, opts=child)
+        self.private_network = network.PrivateNetwork(
+            f"{name}-private",
+            name=f"{args.prefix}-private",
+            vpc_id=self.vpc.id,
+            region=cfg.region,
+            ipv4_subnet=network.PrivateNetworkIpv4SubnetArgs(subnet=cfg.private_subnet),
+            tags=args.tags,
+            opts=child,
+        )
+        self.gateway_ip = network.PublicGatewayIp(f"{name}-gateway-ip", zone=cfg.zone, tags=args.tags, opts=child)
+        self.gateway = network.PublicGateway(
+            f"{name}-gateway",
+            name=f"{args.prefix}-gateway",
+            type="VPC-GW-S",
+            zone=cfg.zone,
+            ip_id=self.gateway_ip.id,
+            # No SSH bastion: the bare-metal hosts take SSH from the allow-list directly.
+            bastion_enabled=False,
+            tags=args.tags,
+            opts=child,
+        )
+        self.gateway_network = network.GatewayNetwork(
+            f"{name}-gateway-network",
+            gateway_id=self.gateway.id,
+            private_network_id=self.private_network.id,
+            enable_masquerade=True,
+            ipam_configs=[network.GatewayNetworkIpamConfigArgs(push_default_route=True)],
+            zone=cfg.zone,
+            opts=child,
+        )
+        # Addresses reserved for the internal load balancers of the telemetry gateways (the
+        # OpenTelemetry Collector and Loki), so the bare-metal hosts know where to send their
+        # traces, metrics and logs before the cluster exists.
+        self.telemetry_ips = {
+            purpose: ipam.Ip(
+                f"{name}-{purpose}-ip",
+                sources=[ipam.IpSourceArgs(private_network_id=self.private_network.id)],
+                region=cfg.region,
+                tags=args.tags + [f"purpose={purpose}"],
+                opts=child,
+            )
+            for purpose in ("otel-gateway", "loki-gateway")
+        }
+        self.private_network_id = self.private_network.id
+        self.register_outputs({"private_network_id": self.private_network.id, "vpc_id": self.vpc.id})
+
+    def telemetry_address(self, purpose: str) -> pulumi.Output[str]:
+        return self.telemetry_ips[purpose].address.apply(lambda cidr: cidr.split("/")[0])

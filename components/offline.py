@@ -1,0 +1,254 @@
+"""Run the real program for one stack under Pulumi's mock engine, with no cloud and no network.
+
+Used by the offline render (``python -m components.render <stack>``) and by the tests.  It
+
+* reads ``Pulumi.yaml`` defaults and ``Pulumi.<stack>.yaml`` the way the Pulumi CLI merges
+  them, replacing every secret (``secure:`` value, or a required secret the file does not
+  hold yet) with a clearly fake placeholder;
+* records every resource registration (type, name, parent, inputs, protect, ignoreChanges)
+  and every invoke;
+* returns the stack outputs with their secretness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import runpy
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+REDACTED = "[secret]"
+
+# Clearly fake values, valid in form so that validation passes; a test greps the render for them.
+PLACEHOLDERS = {
+    "slackWebhookUrl": "https://hooks.slack.invalid/services/PLACEHOLDER-slack",
+    "pagerdutyRoutingKey": "PLACEHOLDERpagerduty0000000000000"[:32],
+    "smsBridgeUrl": "https://sms-bridge.invalid/PLACEHOLDER-sms",
+    "heartbeatUrl": "https://heartbeat.invalid/PLACEHOLDER-heartbeat",
+    "grafanaPostgresPassword": "PLACEHOLDER-postgres-password",
+}
+
+
+def stack_names() -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+@dataclass
+class StackFile:
+    stack: str
+    values: dict[str, str]  # key without namespace -> Pulumi's string form
+    secret_keys: set[str]
+    placeholders: list[str] = field(default_factory=list)  # secrets the file does not hold yet
+
+
+def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None,
+                    fill_missing_secrets: bool = True) -> StackFile:
+    """Merge Pulumi.yaml defaults with Pulumi.<stack>.yaml, as ``pulumi config`` would."""
+    from components.config import PROJECT, REQUIRED_SECRETS
+
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name}; stacks here: {', '.join(stack_names())}")
+    stack_doc = yaml.safe_load(path.read_text()) or {}
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, spec in (project.get("config") or {}).items():
+        if isinstance(spec, dict) and "default" in spec:
+            values[key] = _as_config_string(spec["default"])
+    for full_key, value in (stack_doc.get("config") or {}).items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.add(key)
+            values[key] = PLACEHOLDERS.get(key, f"PLACEHOLDER-{key}")
+        else:
+            values[key] = _as_config_string(value)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = _as_config_string(value)
+    missing: list[str] = []
+    if fill_missing_secrets:
+        for key in REQUIRED_SECRETS:
+            if key not in values:
+                values[key] = PLACEHOLDERS[key]
+                secret_keys.add(key)
+                missing.append(key)
+    return StackFile(stack, values, secret_keys, missing)
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    protect: bool
+    ignore_changes: list[str]
+    depends_on: list[str]
+    inputs: dict
+
+
+@dataclass
+class RenderResult:
+    stack: str
+    resources: list[Registration]
+    invokes: list[tuple[str, dict]]
+    outputs: dict[str, Any]  # name -> plain value
+    secret_outputs: set[str]
+    config: Any  # components.config.StackConfig
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str, name: str) -> Registration:
+        found = [r for r in self.resources if r.type == type_token and r.name == name]
+        assert len(found) == 1, f"{type_token} {name}: {len(found)} registrations"
+        return found[0]
+
+
+def redact(value: Any) -> Any:
+    """Replace Pulumi-wrapped secrets with a marker, recursively."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) is not None and "value" in value:
+            return REDACTED
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) is not None and "value" in value
+
+
+def unwrap(value: Any) -> Any:
+    """The plain value of an input, secrets included (for assertions in tests)."""
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def _mocks_and_monitor(private_subnet: str):
+    import pulumi
+    from pulumi.runtime.mocks import MockMonitor
+
+    subnet = ipaddress.IPv4Network(private_subnet) if private_subnet else ipaddress.IPv4Network("172.16.0.0/22")
+
+    class OfflineMocks(pulumi.runtime.Mocks):
+        """What the cloud would answer, enough for every output the program reads."""
+
+        def __init__(self):
+            self.next_host = 10
+            self.invokes: list[tuple[str, dict]] = []
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+            state = dict(args.inputs)
+            rid = f"{args.name}-id"
+            if args.typ == "scaleway:kubernetes/cluster:Cluster":
+                state["apiserverUrl"] = f"https://{rid}.api.k8s.{args.inputs.get('region', 'fr-par')}.scw.cloud:6443"
+                state["kubeconfigs"] = [{
+                    "configFile": "apiVersion: v1\nkind: Config\n# offline render: no real cluster\n",
+                    "host": state["apiserverUrl"], "clusterCaCertificate": "", "token": "offline-token"}]
+                state["wildcardDns"] = f"*.{rid}.nodes.k8s.fr-par.scw.cloud"
+            elif args.typ == "scaleway:ipam/ip:Ip":
+                address = subnet.network_address + self.next_host
+                self.next_host += 1
+                state["address"] = f"{address}/{subnet.prefixlen}"
+            elif args.typ == "scaleway:object/bucket:Bucket":
+                state["projectId"] = "00000000-0000-4000-8000-0000000000aa"
+                state["endpoint"] = f"https://{args.inputs.get('name')}.s3.{args.inputs.get('region')}.scw.cloud"
+            elif args.typ == "scaleway:iam/apiKey:ApiKey":
+                state["accessKey"] = "SCWOFFLINEACCESSKEY0"
+                state["secretKey"] = "00000000-offline-secret-key-000000000000"
+            return rid, state
+
+        def call(self, args: pulumi.runtime.MockCallArgs):
+            self.invokes.append((args.token, dict(args.args)))
+            name = args.args.get("name", "")
+            if args.token == "scaleway:elasticmetal/getOffer:getOffer":
+                return {"offerId": f"offer-{name}", "id": f"offer-{name}", "name": name}
+            if args.token == "scaleway:elasticmetal/getOs:getOs":
+                return {"osId": f"os-{name}-{args.args.get('version', '')}", "id": f"os-{name}", "name": name}
+            if args.token == "scaleway:elasticmetal/getOption:getOption":
+                return {"optionId": f"option-{name}", "id": f"option-{name}", "name": name}
+            return {}
+
+    class RecordingMonitor(MockMonitor):
+        """The mock monitor, recording what the mocks are not told (parent, protect, ...)."""
+
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            self.registrations: list[Registration] = []
+
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            from pulumi.runtime import rpc
+
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+                self.registrations.append(Registration(
+                    type=request.type, name=request.name, urn=response.urn, parent=request.parent,
+                    custom=bool(request.custom), protect=bool(request.protect),
+                    ignore_changes=list(request.ignoreChanges), depends_on=list(request.dependencies),
+                    inputs=inputs))
+            return response
+
+    mocks = OfflineMocks()
+    return mocks, RecordingMonitor(mocks)
+
+
+def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
+    """Run __main__.py for ``stack`` under mocks; raise InvalidConfig on bad config."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumiverse_scaleway.*")
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.sync_await import _sync_await
+
+    from components.config import PROJECT
+
+    stack_file = read_stack_file(stack, overrides)
+    mocks, monitor = _mocks_and_monitor(stack_file.values.get("privateSubnet", ""))
+    # A fresh event loop and root resource per run, so that several stacks render in one process.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in stack_file.values.items()},
+                                  [f"{PROJECT}:{k}" for k in stack_file.secret_keys])
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="trading_platform_program")
+    _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+
+    root = settings.get_root_resource()
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    for name, value in root.outputs.items():
+        output = pulumi.Output.from_input(value)
+        outputs[name] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            secret_outputs.add(name)
+    return RenderResult(stack, monitor.registrations, mocks.invokes, outputs, secret_outputs,
+                        namespace.get("config"))

@@ -1,0 +1,96 @@
+"""Object storage for Loki and Tempo, and the only credential that can write to it.
+
+Each bucket expires objects a week after the retention in config (the Loki and Tempo
+compactors delete on time; the lifecycle rule is the backstop that keeps a stopped
+compactor from growing the bill).  Chunks and blocks are written once and never
+overwritten, so versioning would only keep deleted data: it stays off.
+
+Scaleway IAM scopes permission sets to projects, not to buckets: the application's policy
+grants object read/write/delete in this stack's project only, so keep other workloads'
+buckets in other projects (README "Object storage").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumiverse_scaleway import iam, object as s3
+
+from components.config import NetworkConfig
+
+LIFECYCLE_GRACE_DAYS = 7
+_UNIT_DAYS = {"ms": 0, "s": 0, "m": 0, "h": 1 / 24, "d": 1, "w": 7, "y": 365}
+
+
+def duration_days(text: str) -> int:
+    """Whole days covered by a Prometheus-style duration, rounded up (``36h`` -> 2)."""
+    import math
+    import re
+
+    total = sum(int(n) * _UNIT_DAYS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
+    return max(1, math.ceil(total))
+
+
+@dataclass(frozen=True)
+class ObjectStorageArgs:
+    prefix: str
+    network: NetworkConfig
+    retention: dict[str, str]  # bucket purpose -> retention duration
+    protect: bool
+    tags: list[str]
+
+
+class ObjectStorage(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ObjectStorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:infra:ObjectStorage", name, None, opts)
+        region = args.network.region
+        self.buckets: dict[str, s3.Bucket] = {}
+        for purpose, retention in args.retention.items():
+            self.buckets[purpose] = s3.Bucket(
+                f"{name}-{purpose}",
+                name=f"{args.prefix}-{purpose}",
+                region=region,
+                acl="private",
+                force_destroy=False,
+                lifecycle_rules=[s3.BucketLifecycleRuleArgs(
+                    id=f"expire-after-{purpose}-retention",
+                    enabled=True,
+                    expiration=s3.BucketLifecycleRuleExpirationArgs(
+                        days=duration_days(retention) + LIFECYCLE_GRACE_DAYS),
+                    abort_incomplete_multipart_upload_days=1,
+                )],
+                tags={t.split("=")[0]: (t.split("=") + [""])[1] for t in args.tags + [f"purpose={purpose}"]},
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+        self.application = iam.Application(
+            f"{name}-telemetry-writer",
+            name=f"{args.prefix}-telemetry-writer",
+            description="Loki and Tempo: read and write their object-storage buckets",
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        project_id = next(iter(self.buckets.values())).project_id
+        self.policy = iam.Policy(
+            f"{name}-telemetry-writer-policy",
+            name=f"{args.prefix}-telemetry-writer",
+            application_id=self.application.id,
+            rules=[iam.PolicyRuleArgs(
+                project_ids=[project_id],
+                permission_set_names=["ObjectStorageObjectsRead", "ObjectStorageObjectsWrite",
+                                      "ObjectStorageObjectsDelete", "ObjectStorageBucketsRead"],
+            )],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.api_key = iam.ApiKey(
+            f"{name}-telemetry-writer-key",
+            application_id=self.application.id,
+            default_project_id=project_id,
+            description="Used by Loki and Tempo (Kubernetes Secret), never inline in Helm values",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
+        )
+        self.access_key = pulumi.Output.secret(self.api_key.access_key)
+        self.secret_key = pulumi.Output.secret(self.api_key.secret_key)
+        self.s3_endpoint = f"https://s3.{region}.scw.cloud"
+        self.bucket_names = {purpose: bucket.name for purpose, bucket in self.buckets.items()}
+        self.register_outputs({"bucket_names": self.bucket_names, "s3_endpoint": self.s3_endpoint})
