@@ -8,8 +8,10 @@ import pulumi
 
 from components import config as stack_config
 from components import cost
+from components.alerting import Alerting, AlertingArgs
 from components.cloud_init import HostEndpoints
 from components.cluster import Cluster, ClusterArgs
+from components.cluster_basics import ClusterBasics, ClusterBasicsArgs
 from components.critical_path import CriticalPathHosts, CriticalPathHostsArgs
 from components.network import Network, NetworkArgs
 from components.outputs import export_all
@@ -65,7 +67,22 @@ storage = ObjectStorage("storage", ObjectStorageArgs(
     tags=tags,
 ))
 
-# 3. Outputs: exactly the contract in components/outputs.py.
+# 3. Kubernetes: namespaces, priority class, CRDs; then alert rules and escalation.
+basics = ClusterBasics("cluster-basics", ClusterBasicsArgs(
+    monitoring_namespace="monitoring",
+    workload_namespaces=config.workload_namespaces,
+    provider=cluster.provider,
+))
+
+alerting = Alerting("alerting", AlertingArgs(
+    namespace=basics.monitoring_namespace,
+    alerting=config.alerting,
+    secrets=config.secrets,
+    provider=cluster.provider,
+    crds=basics.prometheus_operator_crds,
+))
+
+# 4. Outputs: exactly the contract in components/outputs.py.
 pool_ids = {"permanent": cluster.permanent_pool.id, "compute": cluster.compute_pool.id}
 if cluster.low_latency_pool is not None:
     pool_ids["low-latency"] = cluster.low_latency_pool.id
@@ -81,6 +98,6 @@ export_all({
     "bucket_names": storage.bucket_names,
     "s3_endpoint": storage.s3_endpoint,
     "estimated_cost_eur_per_hour": cost.estimate(config),
-    "alertmanager_config_secret": "monitoring/alertmanager-trading-platform",
+    "alertmanager_config_secret": alerting.alertmanager_config_secret,
     "runbook_base_url": config.alerting.runbook_base_url,
 })

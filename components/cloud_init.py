@@ -34,6 +34,15 @@ class HostEndpoints:
     otlp_grpc_endpoint: str
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings as literal blocks, so the document reads like the files it writes."""
+
+
+_BlockDumper.add_representer(
+    str, lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
 def kernel_arguments(host: CriticalPathHost) -> str:
     cores = host.isolated_list
     args = [
@@ -177,4 +186,4 @@ def render(host: CriticalPathHost, private_ip: str, private_subnet: str,
         "power_state": {"mode": "reboot", "message": "applying low-latency kernel arguments",
                         "condition": True},
     }
-    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False, width=1000)
+    return "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)

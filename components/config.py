@@ -207,6 +207,7 @@ class StackConfig:
     low_latency_pool: Optional[PoolConfig]
     critical_path_hosts: tuple[CriticalPathHost, ...]
     ssh_key_ids: tuple[str, ...]
+    workload_namespaces: tuple[str, ...]
     observability: ObservabilityConfig
     alerting: AlertingConfig
     grafana: GrafanaConfig
@@ -446,6 +447,19 @@ def _hosts(r: _Reader) -> tuple[CriticalPathHost, ...]:
     return tuple(hosts)
 
 
+def _namespaces(r: _Reader) -> tuple[str, ...]:
+    names = r.structured("workloadNamespaces", list, "a JSON list of Kubernetes namespace names")
+    dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    for i, ns in enumerate(names):
+        if not isinstance(ns, str) or not dns_label.match(ns):
+            r.fail(f"workloadNamespaces[{i}]", ns, "a DNS label: lowercase letters, digits and '-', at most 63")
+        elif ns in ("monitoring", "default") or ns.startswith("kube-"):
+            r.fail(f"workloadNamespaces[{i}]", ns, "a workload namespace, not monitoring, default or kube-*")
+    if len(set(map(str, names))) != len(names):
+        r.fail("workloadNamespaces", json.dumps(names), "each namespace once")
+    return tuple(str(n) for n in names)
+
+
 def _observability(r: _Reader) -> ObservabilityConfig:
     duration = "a Prometheus duration such as 10d, 12h or 30m"
     size = "a size such as 40GiB or 500MB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
@@ -558,6 +572,7 @@ def load(raw: Mapping[str, Optional[str]], secret_keys: frozenset[str] | set[str
         low_latency_pool=low_latency,
         critical_path_hosts=hosts,
         ssh_key_ids=tuple(str(k) for k in ssh_keys),
+        workload_namespaces=_namespaces(r),
         observability=_observability(r),
         alerting=_alerting(r),
         grafana=_grafana(r),
@@ -592,7 +607,7 @@ KEYS = (
     "permanentPoolNodeType", "permanentPoolSize",
     "computePoolNodeType", "computePoolMinSize", "computePoolMaxSize",
     "lowLatencyPoolEnabled", "lowLatencyPoolNodeType", "lowLatencyPoolSize",
-    "criticalPathHosts", "sshKeyIds",
+    "criticalPathHosts", "sshKeyIds", "workloadNamespaces",
     "prometheusRetention", "prometheusRetentionSize", "prometheusVolumeSize", "lokiRetention", "tempoRetention",
     "slackChannel", "onCallPrimaryPhone", "onCallSecondaryPhone", "runbookBaseUrl",
     "grafanaDomain", "grafanaPostgresHost", "grafanaPostgresUser", "grafanaPostgresDatabase",

@@ -1,0 +1,64 @@
+"""What every other Kubernetes object of the stack stands on: namespaces, the spec's
+``high-priority`` PriorityClass (spec 001), and the Prometheus Operator's CRDs.
+
+The CRDs come from their own Helm release (prometheus-operator-crds, the chart
+kube-prometheus-stack itself depends on), installed before anything that uses them:
+* they are larger than client-side apply's 262,144-byte annotation limit, and a Helm release
+  installs them without that annotation;
+* PrometheusRule and ScrapeConfig objects declared in this stack depend on this release, so
+  on a fresh cluster they are never applied before their kinds exist;
+* kube-prometheus-stack then runs with ``crds.enabled: false`` and upgrades never race them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+PROMETHEUS_OPERATOR_CRDS_CHART = "prometheus-operator-crds"
+PROMETHEUS_OPERATOR_CRDS_VERSION = "31.0.1"  # app v0.93.1, the operator of kube-prometheus-stack 88.5.3
+PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
+HIGH_PRIORITY_VALUE = 1_000_000
+
+
+@dataclass(frozen=True)
+class ClusterBasicsArgs:
+    monitoring_namespace: str
+    workload_namespaces: tuple[str, ...]
+    provider: k8s.Provider
+
+
+class ClusterBasics(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterBasicsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:k8s:ClusterBasics", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.namespaces = {
+            ns: k8s.core.v1.Namespace(
+                f"{name}-ns-{ns}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={"app.kubernetes.io/part-of": "trading-platform"}),
+                opts=child,
+            )
+            for ns in (args.monitoring_namespace, *args.workload_namespaces)
+        }
+        self.high_priority = k8s.scheduling.v1.PriorityClass(
+            f"{name}-high-priority",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="high-priority"),
+            value=HIGH_PRIORITY_VALUE,
+            global_default=False,
+            description="High priority for HFT support services (spec 001).",
+            opts=child,
+        )
+        self.prometheus_operator_crds = k8s.helm.v3.Release(
+            f"{name}-prometheus-operator-crds",
+            name="prometheus-operator-crds",
+            chart=PROMETHEUS_OPERATOR_CRDS_CHART,
+            version=PROMETHEUS_OPERATOR_CRDS_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_COMMUNITY_REPO),
+            namespace=self.namespaces[args.monitoring_namespace].metadata.name,
+            values={},
+            opts=child,
+        )
+        self.monitoring_namespace = self.namespaces[args.monitoring_namespace].metadata.name
+        self.register_outputs({"monitoring_namespace": self.monitoring_namespace})
