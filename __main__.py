@@ -8,11 +8,12 @@ import pulumi
 
 from components import config as stack_config
 from components import cost
-from components.alerting import Alerting, AlertingArgs
+from components.alerting import ALERTMANAGER_URL, Alerting, AlertingArgs
 from components.cloud_init import HostEndpoints
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_basics import ClusterBasics, ClusterBasicsArgs
 from components.critical_path import CriticalPathHosts, CriticalPathHostsArgs
+from components.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
 from components.network import Network, NetworkArgs
 from components.outputs import export_all
 from components.storage import ObjectStorage, ObjectStorageArgs
@@ -82,7 +83,18 @@ alerting = Alerting("alerting", AlertingArgs(
     crds=basics.prometheus_operator_crds,
 ))
 
-# 4. Outputs: exactly the contract in components/outputs.py.
+# 4. Grafana: admin credential, data sources, folder, Grafana-managed alert rules.
+grafana_admin = GrafanaAdmin("grafana-admin")
+grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
+    grafana=config.grafana,
+    alerting=config.alerting,
+    postgres_password=config.secrets.grafana_postgres_password,
+    alertmanager_url=ALERTMANAGER_URL,
+    admin=grafana_admin,
+    depends_on=[basics],
+))
+
+# 5. Outputs: exactly the contract in components/outputs.py.
 pool_ids = {"permanent": cluster.permanent_pool.id, "compute": cluster.compute_pool.id}
 if cluster.low_latency_pool is not None:
     pool_ids["low-latency"] = cluster.low_latency_pool.id
@@ -100,4 +112,6 @@ export_all({
     "estimated_cost_eur_per_hour": cost.estimate(config),
     "alertmanager_config_secret": alerting.alertmanager_config_secret,
     "runbook_base_url": config.alerting.runbook_base_url,
+    "grafana_url": grafana_objects.url,
+    "grafana_admin_password": grafana_admin.secret_password,
 })

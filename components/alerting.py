@@ -24,6 +24,8 @@ RUNBOOK_PLACEHOLDER_BASE = "https://runbooks.invalid"
 # kube-prometheus-stack's ruleSelector matches these labels (components/monitoring.py).
 RULE_SELECTOR_LABELS = {"platform.trading/rules": "trading-platform"}
 ALERTMANAGER_SECRET = "alertmanager-trading-platform"
+# In-cluster Alertmanager of kube-prometheus-stack (release "kube-prometheus-stack" in "monitoring").
+ALERTMANAGER_URL = "http://kube-prometheus-stack-alertmanager.monitoring.svc:9093"
 
 
 def rule_files() -> list[Path]:

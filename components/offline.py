@@ -37,6 +37,11 @@ PLACEHOLDERS = {
 }
 
 
+# What the mocks answer for generated secrets (a test checks they never appear in plaintext).
+GENERATED_PASSWORD = "offline-generated-password-00000000"
+GENERATED_SECRET_KEY = "00000000-offline-secret-key-000000000000"
+
+
 def stack_names() -> list[str]:
     return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
@@ -109,6 +114,14 @@ class Registration:
     inputs: dict
 
 
+class ProgramRefused(Exception):
+    """The program stopped (pulumi.RunError) after registering ``registrations``."""
+
+    def __init__(self, registrations: list["Registration"]):
+        self.registrations = registrations
+        super().__init__(f"program refused to run after {len(registrations)} registrations")
+
+
 @dataclass
 class RenderResult:
     stack: str
@@ -117,6 +130,7 @@ class RenderResult:
     outputs: dict[str, Any]  # name -> plain value
     secret_outputs: set[str]
     config: Any  # components.config.StackConfig
+    program: dict  # the program's module namespace (its components), for tests
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_token]
@@ -182,9 +196,11 @@ def _mocks_and_monitor(private_subnet: str):
             elif args.typ == "scaleway:object/bucket:Bucket":
                 state["projectId"] = "00000000-0000-4000-8000-0000000000aa"
                 state["endpoint"] = f"https://{args.inputs.get('name')}.s3.{args.inputs.get('region')}.scw.cloud"
+            elif args.typ == "random:index/randomPassword:RandomPassword":
+                state["result"] = GENERATED_PASSWORD
             elif args.typ == "scaleway:iam/apiKey:ApiKey":
                 state["accessKey"] = "SCWOFFLINEACCESSKEY0"
-                state["secretKey"] = "00000000-offline-secret-key-000000000000"
+                state["secretKey"] = GENERATED_SECRET_KEY
             return rid, state
 
         def call(self, args: pulumi.runtime.MockCallArgs):
@@ -224,7 +240,8 @@ def _mocks_and_monitor(private_subnet: str):
 
 def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
     """Run __main__.py for ``stack`` under mocks; raise InvalidConfig on bad config."""
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumiverse_scaleway.*")
+    for noisy in (r"pulumiverse_scaleway.*", r"pulumiverse_grafana.*"):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=noisy)
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.sync_await import _sync_await
@@ -239,7 +256,12 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
     pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in stack_file.values.items()},
                                   [f"{PROJECT}:{k}" for k in stack_file.secret_keys])
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="trading_platform_program")
+    try:
+        namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="trading_platform_program")
+    except pulumi.RunError:
+        # Let the error log reach the (mock) engine, so the next run starts with nothing pending.
+        _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+        raise ProgramRefused(monitor.registrations) from None
     _sync_await(pulumi.runtime.stack.wait_for_rpcs())
 
     root = settings.get_root_resource()
@@ -251,4 +273,4 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
         if _sync_await(output.is_secret()):
             secret_outputs.add(name)
     return RenderResult(stack, monitor.registrations, mocks.invokes, outputs, secret_outputs,
-                        namespace.get("config"))
+                        namespace.get("config"), namespace)

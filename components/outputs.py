@@ -34,6 +34,8 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput("estimated_cost_eur_per_hour", "object", False, "Hourly cost estimate: idle, busy and their parts, with the date the prices were read."),
     StackOutput("alertmanager_config_secret", "string", False, "namespace/name of the Kubernetes Secret holding alertmanager.yaml."),
     StackOutput("runbook_base_url", "string", False, "Base URL of the runbooks alerts link to."),
+    StackOutput("grafana_url", "string", False, "Grafana's HTTPS URL."),
+    StackOutput("grafana_admin_password", "string", True, "Grafana's generated admin password (user admin)."),
 )
 
 

@@ -1,0 +1,145 @@
+"""Grafana objects of the platform: its folder, the PostgreSQL data source that holds
+``finetune_results``, and the Grafana-managed F1 Drift alert.
+
+Why F1 Drift is a Grafana-managed rule and not a Prometheus rule: the F1 score lives in
+PostgreSQL, one row per fine-tuning run.  The only way to bring it to Prometheus with the
+exporters this stack runs would be postgres_exporter's user queries file, which upstream
+deprecated; a per-run figure is also not a time series Prometheus can sample meaningfully.
+Grafana evaluates the SQL itself (``rules/grafana/f1_drift.sql``, tested against a real
+PostgreSQL) and hands the alert to the same Alertmanager, so routing and escalation are the
+same as for every other warning.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_random as random
+import pulumiverse_grafana as grafana
+
+from components.config import AlertingConfig, GrafanaConfig, SecretValue
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "rules" / "grafana"
+FOLDER_UID = "trading-platform"
+POSTGRES_UID = "trading-postgres"
+ALERTMANAGER_CONTACT_POINT = "platform-alertmanager"
+
+
+def f1_drift_sql() -> str:
+    return (SQL_DIR / "f1_drift.sql").read_text()
+
+
+def f1_drift_rule(runbook_base_url: str) -> dict:
+    """The rule as plain data (also read by the runbook-link test)."""
+    return {
+        "name": "F1Drift",
+        "uid": "f1-drift",
+        "for": "1h",
+        "threshold": 0.10,
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "Model F1 macro dropped over 10% below its 7-day average.",
+            "description": "The latest fine-tuning run's mean f1_macro is {{ humanizePercentage $values.A.Value }} "
+                           "below the mean of the runs of the 7 days before it.",
+            "sla": "Model stability",
+            "runbook_url": f"{runbook_base_url}/MODEL_DRIFT.md",
+        },
+    }
+
+
+class GrafanaAdmin(pulumi.ComponentResource):
+    """Grafana's admin credential: generated here, handed to the Grafana install, exported as a secret."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:GrafanaAdmin", name, None, opts)
+        self.password = random.RandomPassword(f"{name}-password", length=32, special=False,
+                                              opts=pulumi.ResourceOptions(parent=self))
+        self.user = "admin"
+        self.secret_password = pulumi.Output.secret(self.password.result)
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class GrafanaObjectsArgs:
+    grafana: GrafanaConfig
+    alerting: AlertingConfig
+    postgres_password: SecretValue
+    alertmanager_url: str
+    admin: GrafanaAdmin
+    depends_on: list  # what installs Grafana
+
+
+class GrafanaObjects(pulumi.ComponentResource):
+    def __init__(self, name: str, args: GrafanaObjectsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:GrafanaObjects", name, None, opts)
+        cfg = args.grafana
+        self.url = f"https://{cfg.domain}"
+        self.provider = grafana.Provider(
+            f"{name}-provider",
+            url=self.url,
+            auth=pulumi.Output.secret(pulumi.Output.concat(args.admin.user, ":", args.admin.password.result)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
+        )
+        child = pulumi.ResourceOptions(parent=self, provider=self.provider)
+
+        self.folder = grafana.oss.Folder(f"{name}-folder", uid=FOLDER_UID, title="Trading platform", opts=child)
+        self.postgres = grafana.oss.DataSource(
+            f"{name}-postgres",
+            uid=POSTGRES_UID,
+            name="finetune_results (PostgreSQL)",
+            type="grafana-postgresql-datasource",
+            url=cfg.postgres_host,
+            username=cfg.postgres_user,
+            database_name=cfg.postgres_database,
+            json_data_encoded=json.dumps({"database": cfg.postgres_database, "sslmode": "require",
+                                          "postgresVersion": 1500, "timescaledb": False}),
+            secure_json_data_encoded=args.postgres_password.output().apply(
+                lambda pw: json.dumps({"password": pw})),
+            opts=child,
+        )
+        self.contact_point = grafana.alerting.ContactPoint(
+            f"{name}-alertmanager",
+            name=ALERTMANAGER_CONTACT_POINT,
+            alertmanagers=[grafana.alerting.ContactPointAlertmanagerArgs(url=args.alertmanager_url)],
+            opts=child,
+        )
+        rule = f1_drift_rule(args.alerting.runbook_base_url)
+        self.model_drift = grafana.alerting.RuleGroup(
+            f"{name}-model-drift",
+            name="model-drift",
+            folder_uid=self.folder.uid,
+            interval_seconds=300,
+            rules=[grafana.alerting.RuleGroupRuleArgs(
+                name=rule["name"],
+                uid=rule["uid"],
+                for_=rule["for"],
+                condition="C",
+                labels=rule["labels"],
+                annotations=rule["annotations"],
+                no_data_state="OK",
+                exec_err_state="Error",
+                notification_settings=grafana.alerting.RuleGroupRuleNotificationSettingsArgs(
+                    contact_point=self.contact_point.name),
+                datas=[
+                    grafana.alerting.RuleGroupRuleDataArgs(
+                        ref_id="A",
+                        datasource_uid=self.postgres.uid,
+                        relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(from_=8 * 86400, to=0),
+                        model=json.dumps({"refId": "A", "rawSql": f1_drift_sql(), "format": "table",
+                                          "rawQuery": True, "editorMode": "code"}),
+                    ),
+                    grafana.alerting.RuleGroupRuleDataArgs(
+                        ref_id="C",
+                        datasource_uid="__expr__",
+                        relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(from_=0, to=0),
+                        model=json.dumps({"refId": "C", "type": "threshold", "expression": "A",
+                                          "conditions": [{"evaluator": {"type": "gt", "params": [rule["threshold"]]}}]}),
+                    ),
+                ],
+            )],
+            opts=child,
+        )
+        self.register_outputs({"folder_uid": self.folder.uid})
