@@ -50,3 +50,51 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run `bash .ci/run` or see README 'Tests'")
     return path
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries not found: run `bash .ci/run` (Debian package postgresql)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL on a private Unix socket (no TCP), started and stopped by the tests.
+
+    Yields a function that runs SQL through psql and returns the rows as lists of strings."""
+    import pwd
+    import subprocess
+
+    import tempfile
+
+    bindir = _postgres_bin()
+    # Not under pytest's tmp (mode 0700, root's): the postgres user must reach it.
+    base = Path(tempfile.mkdtemp(prefix="trading-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = pwd.getpwnam("postgres")
+        for path in (base, sock):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        base.chmod(0o755)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], capture_output=True, text=True, check=True)  # noqa: E731
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+        f"-c listen_addresses='' -c unix_socket_directories='{sock}'", "start")
+
+    def sql(statement: str, database: str = "postgres") -> list[list[str]]:
+        out = subprocess.run(["psql", "-h", str(sock), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
+                              "-At", "-F", "\t", "-c", statement], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+    try:
+        yield sql
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(base, ignore_errors=True)
