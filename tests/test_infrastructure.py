@@ -94,7 +94,7 @@ def test_low_latency_pool_only_in_prod_with_static_cpu_manager(prod, dev):
     pool = prod.one(POOL, "cluster-low-latency")
     assert pool.inputs["kubeletArgs"] == {"cpuManagerPolicy": "static"}
     assert pool.inputs["labels"]["latency"] == "low"
-    assert [p.name for p in dev.of_type(POOL)] == ["cluster-permanent", "cluster-compute"]
+    assert {p.name for p in dev.of_type(POOL)} == {"cluster-permanent", "cluster-compute"}
 
 
 def test_kubernetes_provider_waits_for_the_permanent_pool(prod):
