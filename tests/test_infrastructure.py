@@ -228,3 +228,20 @@ def test_render_writes_the_files_it_promises(tmp_path, prod):
     assert secret["inputs"]["stringData"] == offline.REDACTED
     assert json.loads((tmp_path / "outputs.json").read_text())["kubeconfig"] == offline.REDACTED
     assert Path(tmp_path / "alertmanager.yaml").read_text().startswith("global:")
+
+
+def test_every_hosts_firewall_is_valid_nftables(prod, tmp_path):
+    import subprocess
+
+    from conftest import require_tool
+
+    nft = require_tool("nft")
+    for server in prod.of_type(SERVER):
+        files = {f["path"]: f["content"] for f in yaml.safe_load(server.inputs["cloudInit"])["write_files"]}
+        ruleset = tmp_path / f"{server.name}.nft"
+        ruleset.write_text(files["/etc/nftables.conf"])
+        check = subprocess.run([nft, "-c", "-f", str(ruleset)], capture_output=True, text=True)
+        assert check.returncode == 0, (server.name, check.stderr)
+    broken = tmp_path / "broken.nft"
+    broken.write_text(files["/etc/nftables.conf"].replace("policy drop", "policy maybe"))
+    assert subprocess.run([nft, "-c", "-f", str(broken)], capture_output=True).returncode != 0
