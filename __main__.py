@@ -7,16 +7,20 @@ outputs other teams rely on (components/outputs.py).
 import pulumi
 
 from components import config as stack_config
-from components import cost
-from components.alerting import ALERTMANAGER_URL, Alerting, AlertingArgs
+from components import cost, sizing
+from components.alerting import Alerting, AlertingArgs
 from components.cloud_init import HostEndpoints
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_basics import ClusterBasics, ClusterBasicsArgs
 from components.critical_path import CriticalPathHosts, CriticalPathHostsArgs
+from components.exporters import Exporters, ExportersArgs
 from components.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
+from components.logs import Logs, LogsArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.outputs import export_all
 from components.storage import ObjectStorage, ObjectStorageArgs
+from components.tracing import OTLP_GRPC_IN_CLUSTER, OTLP_HTTP_IN_CLUSTER, Tracing, TracingArgs
 
 # 1. Configuration: every problem reported at once, before any resource is declared.
 try:
@@ -42,12 +46,8 @@ cluster = Cluster("cluster", ClusterArgs(
     tags=tags,
 ))
 
-telemetry_endpoints = pulumi.Output.all(
-    network.telemetry_address("loki-gateway"), network.telemetry_address("otel-gateway"),
-).apply(lambda ips: HostEndpoints(
-    loki_push_url=f"http://{ips[0]}:3100/loki/api/v1/push",
-    otlp_grpc_endpoint=f"http://{ips[1]}:4317",
-))
+telemetry_endpoints = network.telemetry_gateway_address.apply(
+    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:4317"))
 
 critical_path_hosts = CriticalPathHosts("critical-path", CriticalPathHostsArgs(
     prefix=prefix,
@@ -83,15 +83,59 @@ alerting = Alerting("alerting", AlertingArgs(
     crds=basics.prometheus_operator_crds,
 ))
 
-# 4. Grafana: admin credential, data sources, folder, Grafana-managed alert rules.
+# 4. Observability: metrics, logs, traces, exporters, then Grafana's own objects.
 grafana_admin = GrafanaAdmin("grafana-admin")
+monitoring = Monitoring("monitoring", MonitoringArgs(
+    environment=config.environment,
+    namespace=basics.monitoring_namespace,
+    observability=config.observability,
+    grafana=config.grafana,
+    grafana_admin_password=grafana_admin.secret_password,
+    critical_path_ips=critical_path_hosts.private_ips,
+    provider=cluster.provider,
+    depends_on=[basics.prometheus_operator_crds, alerting.alertmanager_config],
+))
+logs = Logs("logs", LogsArgs(
+    namespace=basics.monitoring_namespace,
+    observability=config.observability,
+    network=config.network,
+    bucket=storage.bucket_names["loki"],
+    s3_access_key=storage.access_key,
+    s3_secret_key=storage.secret_key,
+    provider=cluster.provider,
+    depends_on=[monitoring.release],
+))
+tracing = Tracing("tracing", TracingArgs(
+    prefix=prefix,
+    namespace=basics.monitoring_namespace,
+    observability=config.observability,
+    network=config.network,
+    bucket=storage.bucket_names["tempo"],
+    private_network_id=network.private_network_id,
+    gateway_ip_id=network.telemetry_gateway_ip.id,
+    gateway_address=network.telemetry_gateway_address,
+    provider=cluster.provider,
+    depends_on=[logs.s3_secret, monitoring.release],
+    tags=tags,
+))
+exporters = Exporters("exporters", ExportersArgs(
+    namespace=basics.monitoring_namespace,
+    observability=config.observability,
+    grafana=config.grafana,
+    postgres_password=config.secrets.grafana_postgres_password,
+    provider=cluster.provider,
+    depends_on=[monitoring.release],
+))
 grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
     grafana=config.grafana,
     alerting=config.alerting,
     postgres_password=config.secrets.grafana_postgres_password,
-    alertmanager_url=ALERTMANAGER_URL,
+    alertmanager_url=monitoring.alertmanager_url,
+    prometheus_url=monitoring.prometheus_url,
+    loki_url=logs.loki_url,
+    tempo_url=tracing.tempo_url,
     admin=grafana_admin,
-    depends_on=[basics],
+    depends_on=[monitoring.release, exporters.traefik, exporters.cluster_issuer],
 ))
 
 # 5. Outputs: exactly the contract in components/outputs.py.
@@ -114,4 +158,13 @@ export_all({
     "runbook_base_url": config.alerting.runbook_base_url,
     "grafana_url": grafana_objects.url,
     "grafana_admin_password": grafana_admin.secret_password,
+    "prometheus_url": monitoring.prometheus_url,
+    "alertmanager_url": monitoring.alertmanager_url,
+    "otlp_grpc_endpoint": OTLP_GRPC_IN_CLUSTER,
+    "otlp_http_endpoint": OTLP_HTTP_IN_CLUSTER,
+    "otlp_grpc_private_endpoint": tracing.otlp_grpc_private,
+    "otlp_http_private_endpoint": tracing.otlp_http_private,
+    "loki_push_url": logs.loki_push_url,
+    "tempo_query_url": tracing.tempo_url,
+    "permanent_pool_requests": sizing.permanent_pool_summary(config),
 })

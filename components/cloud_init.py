@@ -7,9 +7,9 @@ It turns a stock Ubuntu Elastic Metal server into a low-latency host:
 * CPU frequency governor ``performance`` on every core, at every boot;
 * irqbalance stopped and disabled, every IRQ pinned to the housekeeping cores at every boot;
 * node-exporter listening on the private address only;
-* Grafana Alloy shipping the journal (system and service logs) to Loki, and the role's
-  service exporting traces and metrics to the OpenTelemetry Collector, both over the
-  private network;
+* Grafana Alloy shipping the journal (system and service logs), and the role's service
+  exporting its traces and metrics, to the OpenTelemetry Collector's gateway over the private
+  network (the collector forwards logs to Loki, traces to Tempo, metrics to Prometheus);
 * a systemd unit for the role's service with ``CPUAffinity`` on the isolated cores;
 * an nftables policy that drops every inbound packet except loopback, replies, the private
   network, and SSH from the allow-list.
@@ -30,7 +30,6 @@ NODE_EXPORTER_PORT = 9100
 class HostEndpoints:
     """Where a host sends its telemetry, on the private network."""
 
-    loki_push_url: str
     otlp_grpc_endpoint: str
 
 
@@ -110,11 +109,13 @@ def service_unit(host: CriticalPathHost, endpoints: HostEndpoints) -> str:
 
 
 def alloy_config(host: CriticalPathHost, endpoints: HostEndpoints) -> str:
+    grpc = endpoints.otlp_grpc_endpoint.removeprefix("http://")
     return (
+        "// The journal (system and service logs) to the cluster's OpenTelemetry gateway.\n"
         'loki.source.journal "system" {\n'
-        "  forward_to = [loki.write.cluster.receiver]\n"
-        f'  labels     = {{ job = "critical-path-journal", host_role = "{host.role}" }}\n'
+        "  forward_to    = [otelcol.receiver.loki.journal.receiver]\n"
         "  relabel_rules = loki.relabel.journal.rules\n"
+        f'  labels        = {{ job = "critical-path-journal", host_role = "{host.role}" }}\n'
         "}\n\n"
         'loki.relabel "journal" {\n'
         "  forward_to = []\n"
@@ -123,9 +124,17 @@ def alloy_config(host: CriticalPathHost, endpoints: HostEndpoints) -> str:
         '    target_label  = "unit"\n'
         "  }\n"
         "}\n\n"
-        'loki.write "cluster" {\n'
-        "  endpoint {\n"
-        f'    url = "{endpoints.loki_push_url}"\n'
+        'otelcol.receiver.loki "journal" {\n'
+        "  output {\n"
+        "    logs = [otelcol.exporter.otlp.gateway.input]\n"
+        "  }\n"
+        "}\n\n"
+        'otelcol.exporter.otlp "gateway" {\n'
+        "  client {\n"
+        f'    endpoint = "{grpc}"\n'
+        "    tls {\n"
+        "      insecure = true\n"
+        "    }\n"
         "  }\n"
         "}\n"
     )

@@ -160,6 +160,14 @@ class ObservabilityConfig:
     prometheus_volume_size: str
     loki_retention: str
     tempo_retention: str
+    storage_class: str
+    external_probes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NodeAllocatable:
+    cpu: float
+    memory_gib: float
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,7 @@ class AlertingConfig:
 @dataclass(frozen=True)
 class GrafanaConfig:
     domain: str
+    acme_email: str
     postgres_host: str
     postgres_user: str
     postgres_database: str
@@ -212,6 +221,7 @@ class StackConfig:
     alerting: AlertingConfig
     grafana: GrafanaConfig
     prices: PriceTable
+    node_allocatable: Mapping[str, NodeAllocatable]
     secrets: Secrets = field(repr=False)
 
 
@@ -469,6 +479,9 @@ def _observability(r: _Reader) -> ObservabilityConfig:
         prometheus_volume_size=r.text("prometheusVolumeSize", lambda v: bool(_SIZE.match(v)), size),
         loki_retention=r.text("lokiRetention", lambda v: bool(_DURATION.match(v)), duration),
         tempo_retention=r.text("tempoRetention", lambda v: bool(_DURATION.match(v)), duration),
+        storage_class=r.text("storageClass", lambda v: bool(re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", v)),
+                             "a Kubernetes StorageClass name such as sbs-default"),
+        external_probes=_probes(r),
     )
     if _SIZE.match(obs.prometheus_retention_size) and _SIZE.match(obs.prometheus_volume_size):
         if size_in_bytes(obs.prometheus_retention_size) > 0.9 * size_in_bytes(obs.prometheus_volume_size):
@@ -476,6 +489,14 @@ def _observability(r: _Reader) -> ObservabilityConfig:
                    f"at most 90% of prometheusVolumeSize ({obs.prometheus_volume_size}), "
                    "so the WAL and compaction have room")
     return obs
+
+
+def _probes(r: _Reader) -> tuple[str, ...]:
+    urls = r.structured("externalProbes", list, "a JSON list of https:// URLs the blackbox exporter probes")
+    for i, url in enumerate(urls):
+        if not isinstance(url, str) or not _is_https_url(url):
+            r.fail(f"externalProbes[{i}]", url, "an https:// URL")
+    return tuple(str(u) for u in urls)
 
 
 def _alerting(r: _Reader) -> AlertingConfig:
@@ -497,6 +518,8 @@ def _grafana(r: _Reader) -> GrafanaConfig:
     host = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
     return GrafanaConfig(
         domain=r.text("grafanaDomain", lambda v: bool(host.match(v)), "a DNS name such as grafana.example.com"),
+        acme_email=r.text("acmeEmail", lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", v)),
+                          "the e-mail address Let's Encrypt registers Grafana's certificate to"),
         postgres_host=r.text("grafanaPostgresHost", lambda v: bool(re.match(r"^[A-Za-z0-9.-]+(:[0-9]+)?$", v)),
                              "host[:port] of the PostgreSQL that holds finetune_results"),
         postgres_user=r.text("grafanaPostgresUser", _is_name, "a PostgreSQL role name"),
@@ -527,6 +550,23 @@ def _prices(r: _Reader) -> PriceTable:
     return PriceTable(str(read_on), groups["nodeTypes"], groups["offers"], float(gateway))
 
 
+def _allocatable(r: _Reader) -> dict[str, NodeAllocatable]:
+    table = r.structured("nodeAllocatable", dict,
+                         "a JSON object: node type -> {cpu: cores, memoryGiB: GiB} allocatable to pods")
+    result = {}
+    for name, entry in table.items():
+        cpu = entry.get("cpu") if isinstance(entry, dict) else None
+        mem = entry.get("memoryGiB") if isinstance(entry, dict) else None
+        if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0:
+            r.fail(f"nodeAllocatable.{name}.cpu", cpu, "allocatable cores, a number above 0")
+            continue
+        if not isinstance(mem, (int, float)) or isinstance(mem, bool) or mem <= 0:
+            r.fail(f"nodeAllocatable.{name}.memoryGiB", mem, "allocatable memory in GiB, a number above 0")
+            continue
+        result[name] = NodeAllocatable(float(cpu), float(mem))
+    return result
+
+
 def _secrets(r: _Reader) -> Secrets:
     return Secrets(
         slack_webhook_url=r.secret("slackWebhookUrl", _is_https_url, "an https:// Slack incoming-webhook URL"),
@@ -548,8 +588,35 @@ def _cross_checks(r: _Reader, cfg: StackConfig) -> None:
         if host.offer and host.offer not in prices.offers:
             r.fail(f"criticalPathHosts[{i}].offer", host.offer,
                    f"an offer with a price in prices.offers ({', '.join(prices.offers)})")
+    _capacity(r, cfg)
     if cfg.critical_path_hosts and not cfg.ssh_key_ids:
         r.fail("sshKeyIds", "[]", "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
+
+
+def _capacity(r: _Reader, cfg: StackConfig) -> None:
+    """Everything pinned to the permanent pool must fit in 80% of its allocatable resources."""
+    from components import sizing
+
+    pool = cfg.permanent_pool
+    if not pool.node_type:
+        return
+    node = cfg.node_allocatable.get(pool.node_type)
+    if node is None:
+        r.fail("permanentPoolNodeType", pool.node_type,
+               f"a node type listed in nodeAllocatable ({', '.join(cfg.node_allocatable) or 'empty'})")
+        return
+    usage = sizing.permanent_pool_usage(pool.size, node.cpu, node.memory_gib)
+    limit = f"{sizing.CAPACITY_LIMIT:.0%}"
+    if usage.cpu_ratio > sizing.CAPACITY_LIMIT:
+        r.fail("permanentPoolNodeType", pool.node_type,
+               f"a node type (or a larger permanentPoolSize) whose allocatable CPU covers the requests: "
+               f"{usage.cpu_requested:g} of {usage.cpu_allocatable:g} cores requested = {usage.cpu_ratio:.0%}, over {limit}; "
+               f"biggest: {usage.biggest(0)}")
+    if usage.memory_ratio > sizing.CAPACITY_LIMIT:
+        r.fail("permanentPoolNodeType", pool.node_type,
+               f"a node type (or a larger permanentPoolSize) whose allocatable memory covers the requests: "
+               f"{usage.memory_requested_mib:g} of {usage.memory_allocatable_mib:g} MiB requested = "
+               f"{usage.memory_ratio:.0%}, over {limit}; biggest: {usage.biggest(1)}")
 
 
 def load(raw: Mapping[str, Optional[str]], secret_keys: frozenset[str] | set[str], stack: str) -> StackConfig:
@@ -577,6 +644,7 @@ def load(raw: Mapping[str, Optional[str]], secret_keys: frozenset[str] | set[str
         alerting=_alerting(r),
         grafana=_grafana(r),
         prices=_prices(r),
+        node_allocatable=_allocatable(r),
         secrets=_secrets(r),
     )
     _cross_checks(r, cfg)
@@ -611,5 +679,5 @@ KEYS = (
     "prometheusRetention", "prometheusRetentionSize", "prometheusVolumeSize", "lokiRetention", "tempoRetention",
     "slackChannel", "onCallPrimaryPhone", "onCallSecondaryPhone", "runbookBaseUrl",
     "grafanaDomain", "grafanaPostgresHost", "grafanaPostgresUser", "grafanaPostgresDatabase",
-    "prices",
+    "prices", "nodeAllocatable", "storageClass", "acmeEmail", "externalProbes",
 ) + REQUIRED_SECRETS

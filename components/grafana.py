@@ -25,6 +25,7 @@ from components.config import AlertingConfig, GrafanaConfig, SecretValue
 SQL_DIR = Path(__file__).resolve().parent.parent / "rules" / "grafana"
 FOLDER_UID = "trading-platform"
 POSTGRES_UID = "trading-postgres"
+PROMETHEUS_UID, LOKI_UID, TEMPO_UID = "prometheus", "loki", "tempo"
 ALERTMANAGER_CONTACT_POINT = "platform-alertmanager"
 
 
@@ -68,8 +69,11 @@ class GrafanaObjectsArgs:
     alerting: AlertingConfig
     postgres_password: SecretValue
     alertmanager_url: str
+    prometheus_url: str
+    loki_url: str
+    tempo_url: str
     admin: GrafanaAdmin
-    depends_on: list  # what installs Grafana
+    depends_on: list  # what installs Grafana and makes it reachable over HTTPS
 
 
 class GrafanaObjects(pulumi.ComponentResource):
@@ -86,6 +90,28 @@ class GrafanaObjects(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
         self.folder = grafana.oss.Folder(f"{name}-folder", uid=FOLDER_UID, title="Trading platform", opts=child)
+        # Metrics, logs and traces, linked: exemplars -> traces, traces -> logs, logs -> traces.
+        self.prometheus = grafana.oss.DataSource(
+            f"{name}-prometheus", uid=PROMETHEUS_UID, name="Prometheus", type="prometheus",
+            url=args.prometheus_url, is_default=True,
+            json_data_encoded=json.dumps({
+                "httpMethod": "POST", "timeInterval": "30s",
+                "exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": TEMPO_UID}]}),
+            opts=child)
+        self.loki = grafana.oss.DataSource(
+            f"{name}-loki", uid=LOKI_UID, name="Loki", type="loki", url=args.loki_url,
+            json_data_encoded=json.dumps({"derivedFields": [{
+                "name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id",
+                "url": "${__value.raw}", "datasourceUid": TEMPO_UID}]}),
+            opts=child)
+        self.tempo = grafana.oss.DataSource(
+            f"{name}-tempo", uid=TEMPO_UID, name="Tempo", type="tempo", url=args.tempo_url,
+            json_data_encoded=json.dumps({
+                "tracesToLogsV2": {"datasourceUid": LOKI_UID, "filterByTraceID": True,
+                                   "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m"},
+                "serviceMap": {"datasourceUid": PROMETHEUS_UID},
+                "lokiSearch": {"datasourceUid": LOKI_UID}}),
+            opts=child)
         self.postgres = grafana.oss.DataSource(
             f"{name}-postgres",
             uid=POSTGRES_UID,

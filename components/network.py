@@ -60,21 +60,16 @@ class Network(pulumi.ComponentResource):
             zone=cfg.zone,
             opts=child,
         )
-        # Addresses reserved for the internal load balancers of the telemetry gateways (the
-        # OpenTelemetry Collector and Loki), so the bare-metal hosts know where to send their
-        # traces, metrics and logs before the cluster exists.
-        self.telemetry_ips = {
-            purpose: ipam.Ip(
-                f"{name}-{purpose}-ip",
-                sources=[ipam.IpSourceArgs(private_network_id=self.private_network.id)],
-                region=cfg.region,
-                tags=args.tags + [f"purpose={purpose}"],
-                opts=child,
-            )
-            for purpose in ("otel-gateway", "loki-gateway")
-        }
+        # The address of the telemetry gateway's private load balancer (components/tracing.py),
+        # reserved here so the bare-metal hosts know where to send their logs, traces and
+        # metrics before the cluster exists.
+        self.telemetry_gateway_ip = ipam.Ip(
+            f"{name}-telemetry-gateway-ip",
+            sources=[ipam.IpSourceArgs(private_network_id=self.private_network.id)],
+            region=cfg.region,
+            tags=args.tags + ["purpose=telemetry-gateway"],
+            opts=child,
+        )
+        self.telemetry_gateway_address = self.telemetry_gateway_ip.address.apply(lambda cidr: cidr.split("/")[0])
         self.private_network_id = self.private_network.id
         self.register_outputs({"private_network_id": self.private_network.id, "vpc_id": self.vpc.id})
-
-    def telemetry_address(self, purpose: str) -> pulumi.Output[str]:
-        return self.telemetry_ips[purpose].address.apply(lambda cidr: cidr.split("/")[0])

@@ -36,6 +36,15 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput("runbook_base_url", "string", False, "Base URL of the runbooks alerts link to."),
     StackOutput("grafana_url", "string", False, "Grafana's HTTPS URL."),
     StackOutput("grafana_admin_password", "string", True, "Grafana's generated admin password (user admin)."),
+    StackOutput("prometheus_url", "string", False, "Prometheus, in-cluster URL (remote-write receiver on /api/v1/write)."),
+    StackOutput("alertmanager_url", "string", False, "Alertmanager, in-cluster URL."),
+    StackOutput("otlp_grpc_endpoint", "string", False, "OTLP gRPC endpoint of the OpenTelemetry Collector, in-cluster."),
+    StackOutput("otlp_http_endpoint", "string", False, "OTLP HTTP endpoint of the OpenTelemetry Collector, in-cluster."),
+    StackOutput("otlp_grpc_private_endpoint", "string", False, "OTLP gRPC endpoint on the private network (bare-metal hosts, VMs)."),
+    StackOutput("otlp_http_private_endpoint", "string", False, "OTLP HTTP endpoint on the private network."),
+    StackOutput("loki_push_url", "string", False, "Loki push URL, in-cluster."),
+    StackOutput("tempo_query_url", "string", False, "Tempo query URL, in-cluster."),
+    StackOutput("permanent_pool_requests", "object", False, "CPU and memory requested on the permanent pool vs allocatable, and the 80% limit."),
 )
 
 

@@ -139,9 +139,11 @@ def test_cloud_init_carries_each_hosts_tuning(prod):
         assert "scaling_governor" in files["/usr/local/sbin/trading-tune-cpu"]
         assert "tcp dport 22 ip saddr { 203.0.113.0/28, 198.51.100.10/32 } accept" in files["/etc/nftables.conf"]
         assert "policy drop" in files["/etc/nftables.conf"]
-        # Telemetry goes to the reserved private addresses of the gateways.
-        assert "OTEL_EXPORTER_OTLP_ENDPOINT=http://172.16.16." in unit
-        assert 'url = "http://172.16.16.' in files["/etc/alloy/config.alloy"]
+        # Logs, traces and metrics go to the telemetry gateway's reserved private address.
+        gateway = prod.outputs["otlp_grpc_private_endpoint"]
+        assert gateway.startswith("http://172.16.16.") and gateway.endswith(":4317")
+        assert f"OTEL_EXPORTER_OTLP_ENDPOINT={gateway}" in unit
+        assert f'endpoint = "{gateway.removeprefix("http://")}"' in files["/etc/alloy/config.alloy"]
 
 
 def test_dev_declares_no_bare_metal_host(dev):

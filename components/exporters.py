@@ -1,0 +1,175 @@
+"""The exporters the dashboard and the alerts read, the ingress, and TLS certificates.
+
+* PostgreSQL exporter: sessions against ``max_connections`` (DB Connections panel,
+  DBConnectionSaturated); password from a Kubernetes Secret, never a Helm value.
+* statsd exporter with an Airflow mapping: scheduler heartbeat, DAG parse time, pool slots
+  (open / queued / running, labelled by pool) and task failures arrive as labelled metrics.
+  Airflow sends to it with ``AIRFLOW__METRICS__STATSD_ON=True``,
+  ``AIRFLOW__METRICS__STATSD_HOST=statsd-exporter.monitoring.svc``, port 9125.
+* blackbox exporter: HTTP probes of the external APIs in config; the HTTP prober also
+  records the DNS lookup time (``probe_dns_lookup_time_seconds``, DNS Resolution panel).
+* Traefik: the ingress, and the per-service HTTP metrics (``traefik_service_requests_total``,
+  ``traefik_service_request_duration_seconds``) behind the Application Health panels and
+  HTTP5xxSpike: request rate, errors and latency for the API, Airflow webserver and MLflow
+  come from the ingress they all sit behind, with no change to those services.
+* cert-manager with a Let's Encrypt ClusterIssuer: Grafana's TLS certificate, and the
+  certificate-expiry metric (``certmanager_certificate_expiration_timestamp_seconds``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import sizing
+from components.config import GrafanaConfig, ObservabilityConfig, SecretValue
+from components.monitoring import PERMANENT, REPO as PROMETHEUS_COMMUNITY_REPO
+
+POSTGRES_EXPORTER = ("prometheus-postgres-exporter", "8.2.0")     # app v0.20.1
+STATSD_EXPORTER = ("prometheus-statsd-exporter", "1.0.0")         # app v0.28.0
+BLACKBOX_EXPORTER = ("prometheus-blackbox-exporter", "11.17.2")   # app v0.28.0
+CERT_MANAGER = ("cert-manager", "v1.21.1")
+CERT_MANAGER_REPO = "https://charts.jetstack.io"
+TRAEFIK = ("traefik", "41.3.0")                                   # app v3.7.11
+TRAEFIK_REPO = "https://traefik.github.io/charts"
+POSTGRES_SECRET = "postgres-exporter"
+
+AIRFLOW_STATSD_MAPPING = """mappings:
+  - match: "airflow.scheduler_heartbeat"
+    name: "airflow_scheduler_heartbeat"
+  - match: "airflow.dag_processing.total_parse_time"
+    name: "airflow_dag_processing_total_parse_time"
+  - match: "airflow.pool.open_slots.*"
+    name: "airflow_pool_open_slots"
+    labels:
+      pool: "$1"
+  - match: "airflow.pool.queued_slots.*"
+    name: "airflow_pool_queued_slots"
+    labels:
+      pool: "$1"
+  - match: "airflow.pool.running_slots.*"
+    name: "airflow_pool_running_slots"
+    labels:
+      pool: "$1"
+  - match: "airflow.ti_failures"
+    name: "airflow_ti_failures"
+"""
+
+
+def postgres_values(grafana: GrafanaConfig) -> dict:
+    host, _, port = grafana.postgres_host.partition(":")
+    return {
+        "config": {"datasource": {
+            "host": host, "port": port or "5432", "user": grafana.postgres_user,
+            "database": grafana.postgres_database, "sslmode": "require",
+            "passwordSecret": {"name": POSTGRES_SECRET, "key": "password"},
+        }},
+        "serviceMonitor": {"enabled": True},
+        "resources": sizing.resources("postgres-exporter"),
+        "nodeSelector": PERMANENT,
+    }
+
+
+def statsd_values() -> dict:
+    return {
+        "fullnameOverride": "statsd-exporter",
+        "statsd": {"mappingConfig": AIRFLOW_STATSD_MAPPING},
+        "serviceMonitor": {"enabled": True, "namespace": "monitoring"},
+        "resources": sizing.resources("statsd-exporter"),
+        "nodeSelector": PERMANENT,
+    }
+
+
+def probe_name(url: str) -> str:
+    return urlparse(url).hostname.replace(".", "-")
+
+
+def blackbox_values(obs: ObservabilityConfig) -> dict:
+    return {
+        "serviceMonitor": {
+            "enabled": True,
+            "defaults": {"module": "http_2xx", "interval": "30s", "scrapeTimeout": "10s"},
+            "targets": [{"name": probe_name(url), "url": url} for url in obs.external_probes],
+        },
+        "resources": sizing.resources("blackbox-exporter"),
+        "nodeSelector": PERMANENT,
+    }
+
+
+def cert_manager_values() -> dict:
+    return {
+        "crds": {"enabled": True},
+        "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
+        "resources": sizing.resources("cert-manager"),
+        "nodeSelector": PERMANENT,
+        "webhook": {"resources": sizing.resources("cert-manager-webhook"), "nodeSelector": PERMANENT},
+        "cainjector": {"resources": sizing.resources("cert-manager-cainjector"), "nodeSelector": PERMANENT},
+    }
+
+
+def traefik_values() -> dict:
+    return {
+        "deployment": {"replicas": sizing.PERMANENT_POOL["traefik"].replicas},
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "metrics": {"prometheus": {"serviceMonitor": {"enabled": True}}},
+        "resources": sizing.resources("traefik"),
+        "nodeSelector": PERMANENT,
+    }
+
+
+@dataclass(frozen=True)
+class ExportersArgs:
+    namespace: pulumi.Input[str]
+    observability: ObservabilityConfig
+    grafana: GrafanaConfig
+    postgres_password: SecretValue
+    provider: k8s.Provider
+    depends_on: list
+
+
+class Exporters(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:Exporters", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+
+        def release(key: str, chart_version: tuple[str, str], repo: str, values, namespace=args.namespace,
+                    depends_on=()):
+            chart, version = chart_version
+            return k8s.helm.v3.Release(
+                f"{name}-{key}", name=key, chart=chart, version=version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+                namespace=namespace, create_namespace=namespace != args.namespace, values=values,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))))
+
+        self.postgres_secret = k8s.core.v1.Secret(
+            f"{name}-postgres-password",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=POSTGRES_SECRET, namespace=args.namespace),
+            string_data={"password": args.postgres_password.output()},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                additional_secret_outputs=["data", "stringData"])),
+        )
+        self.postgres_exporter = release("postgres-exporter", POSTGRES_EXPORTER, PROMETHEUS_COMMUNITY_REPO,
+                                         postgres_values(args.grafana), depends_on=[self.postgres_secret])
+        self.statsd_exporter = release("statsd-exporter", STATSD_EXPORTER, PROMETHEUS_COMMUNITY_REPO, statsd_values())
+        self.blackbox_exporter = release("blackbox-exporter", BLACKBOX_EXPORTER, PROMETHEUS_COMMUNITY_REPO,
+                                         blackbox_values(args.observability))
+        self.cert_manager = release("cert-manager", CERT_MANAGER, CERT_MANAGER_REPO, cert_manager_values(),
+                                    namespace="cert-manager")
+        self.traefik = release("traefik", TRAEFIK, TRAEFIK_REPO, traefik_values(), namespace="traefik")
+        self.cluster_issuer = k8s.apiextensions.CustomResource(
+            f"{name}-letsencrypt",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="letsencrypt"),
+            spec={"acme": {
+                "server": "https://acme-v02.api.letsencrypt.org/directory",
+                "email": args.grafana.acme_email,
+                "privateKeySecretRef": {"name": "letsencrypt-account"},
+                "solvers": [{"http01": {"ingress": {"ingressClassName": "traefik"}}}],
+            }},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.cert_manager])),
+        )
+        self.register_outputs({})

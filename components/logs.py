@@ -1,0 +1,203 @@
+"""Logs: Loki in the chart's monolithic mode on the Scaleway bucket, and Grafana Alloy as the
+DaemonSet that ships every pod's logs with their Kubernetes labels.
+
+Promtail, which spec 002 names, reached end of life on 2026-03-02; Alloy is its successor.
+
+Loki settings chosen deliberately (spec 002 discusses them):
+* ``ingestion_rate_mb`` 8 / ``ingestion_burst_size_mb`` 16 per tenant: a fine-tuning run's
+  burst of logs fits; a runaway pod is throttled instead of filling the node's disk;
+* ``chunk_idle_period`` 30m: a quiet stream's chunk is flushed after 30 minutes, not kept in
+  memory for hours; ``chunk_retain_period`` 1m keeps a flushed chunk queryable from memory
+  while the index catches up; ``max_chunk_age`` 2h bounds what a crash can lose;
+* retention by the compactor (``retention_period`` = lokiRetention); the bucket's lifecycle
+  rule expires objects a week later as a backstop.
+S3 credentials reach Loki as environment variables from a Kubernetes Secret
+(``-config.expand-env``): they are never in the Helm values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import sizing
+from components.config import ObservabilityConfig, NetworkConfig
+from components.monitoring import EVERY_NODE_TOLERATIONS, PERMANENT, volume_claim
+
+LOKI_CHART, LOKI_VERSION = "loki", "18.11.0"            # app 3.7.6
+ALLOY_CHART, ALLOY_VERSION = "alloy", "1.11.1"           # app v1.18.1
+GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
+GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+S3_SECRET = "telemetry-s3"
+LOKI_URL = "http://loki.monitoring.svc:3100"
+LOKI_PUSH_URL = f"{LOKI_URL}/loki/api/v1/push"
+
+
+def hours(duration: str) -> str:
+    """Loki's retention_period wants hours: 31d -> 744h."""
+    from components.storage import duration_days
+
+    if duration.endswith("h"):
+        return duration
+    return f"{duration_days(duration) * 24}h"
+
+
+def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
+    return {
+        "deploymentMode": "Monolithic",
+        "loki": {
+            "auth_enabled": False,
+            "commonConfig": {"replication_factor": 1},
+            "schemaConfig": {"configs": [{
+                "from": "2026-01-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
+                "index": {"prefix": "index_", "period": "24h"}}]},
+            "storage": {
+                "type": "s3",
+                "bucketNames": {"chunks": bucket, "ruler": bucket, "admin": bucket},
+                "s3": {"endpoint": f"s3.{network.region}.scw.cloud", "region": network.region,
+                       "accessKeyId": "${S3_ACCESS_KEY_ID}", "secretAccessKey": "${S3_SECRET_ACCESS_KEY}",
+                       "s3ForcePathStyle": False, "insecure": False},
+            },
+            "limits_config": {
+                "retention_period": hours(obs.loki_retention),
+                "ingestion_rate_mb": 8,
+                "ingestion_burst_size_mb": 16,
+                "reject_old_samples": True,
+                "reject_old_samples_max_age": "168h",
+                # Loki's native OTLP endpoint takes the collector's logs.
+                "allow_structured_metadata": True,
+            },
+            "compactor": {"retention_enabled": True, "delete_request_store": "s3",
+                          "working_directory": "/var/loki/compactor"},
+            "ingester": {"chunk_idle_period": "30m", "chunk_retain_period": "1m", "max_chunk_age": "2h",
+                         "chunk_encoding": "snappy"},
+        },
+        "singleBinary": {
+            "replicas": 1,
+            "extraArgs": ["-config.expand-env=true"],
+            "extraEnvFrom": [{"secretRef": {"name": S3_SECRET}}],
+            "persistence": {"enabled": True, "size": "10Gi", "storageClass": obs.storage_class},
+            "resources": sizing.resources("loki"),
+            "nodeSelector": PERMANENT,
+        },
+        "read": {"replicas": 0},
+        "write": {"replicas": 0},
+        "backend": {"replicas": 0},
+        "gateway": {"enabled": False},
+        # The memcached caches default to gigabytes of memory: a single binary does without.
+        "chunksCache": {"enabled": False},
+        "resultsCache": {"enabled": False},
+        "lokiCanary": {"enabled": False},
+        "test": {"enabled": False},
+    }
+
+
+ALLOY_CONFIG = f"""// Pod logs of every node, with their Kubernetes labels, to Loki.
+discovery.kubernetes "pods" {{
+  role = "pod"
+  selectors {{
+    role  = "pod"
+    field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)
+  }}
+}}
+
+discovery.relabel "pods" {{
+  targets = discovery.kubernetes.pods.targets
+  rule {{
+    source_labels = ["__meta_kubernetes_namespace"]
+    target_label  = "namespace"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_name"]
+    target_label  = "pod"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_container_name"]
+    target_label  = "container"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_node_name"]
+    target_label  = "node"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    target_label  = "app"
+  }}
+}}
+
+loki.source.kubernetes "pods" {{
+  targets    = discovery.relabel.pods.output
+  forward_to = [loki.write.cluster.receiver]
+}}
+
+loki.write "cluster" {{
+  endpoint {{
+    url = "{LOKI_PUSH_URL}"
+  }}
+}}
+"""
+
+
+def alloy_values() -> dict:
+    return {
+        "alloy": {
+            "configMap": {"create": True, "content": ALLOY_CONFIG},
+            "extraEnv": [{"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            "resources": sizing.resources("alloy"),
+        },
+        "controller": {"type": "daemonset", "tolerations": EVERY_NODE_TOLERATIONS},
+        "serviceMonitor": {"enabled": True},
+    }
+
+
+@dataclass(frozen=True)
+class LogsArgs:
+    namespace: pulumi.Input[str]
+    observability: ObservabilityConfig
+    network: NetworkConfig
+    bucket: pulumi.Input[str]
+    s3_access_key: pulumi.Output[str]
+    s3_secret_key: pulumi.Output[str]
+    provider: k8s.Provider
+    depends_on: list
+
+
+class Logs(pulumi.ComponentResource):
+    def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:Logs", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.s3_secret = k8s.core.v1.Secret(
+            f"{name}-s3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=S3_SECRET, namespace=args.namespace),
+            string_data={"S3_ACCESS_KEY_ID": pulumi.Output.secret(args.s3_access_key),
+                         "S3_SECRET_ACCESS_KEY": pulumi.Output.secret(args.s3_secret_key)},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                additional_secret_outputs=["data", "stringData"])),
+        )
+        self.loki = k8s.helm.v3.Release(
+            f"{name}-loki",
+            name="loki",
+            chart=LOKI_CHART,
+            version=LOKI_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_COMMUNITY_REPO),
+            namespace=args.namespace,
+            values=pulumi.Output.from_input(args.bucket).apply(
+                lambda bucket: loki_values(args.observability, args.network, bucket)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[self.s3_secret, *args.depends_on])),
+        )
+        self.alloy = k8s.helm.v3.Release(
+            f"{name}-alloy",
+            name="alloy",
+            chart=ALLOY_CHART,
+            version=ALLOY_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_REPO),
+            namespace=args.namespace,
+            values=alloy_values(),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.loki])),
+        )
+        self.loki_url = LOKI_URL
+        self.loki_push_url = LOKI_PUSH_URL
+        self.register_outputs({"loki_push_url": LOKI_PUSH_URL})

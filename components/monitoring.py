@@ -1,0 +1,186 @@
+"""kube-prometheus-stack: Prometheus, Alertmanager, Grafana, node-exporter, kube-state-metrics.
+
+Decisions worth knowing before reading the values:
+
+* CRDs come from the ``prometheus-operator-crds`` release (components/cluster_basics.py),
+  so ``crds.enabled`` is false here: no 262,144-byte client-side-apply annotation, and this
+  stack's PrometheusRules never race their CRD.
+* Rules: Prometheus selects PrometheusRules labelled ``platform.trading/rules`` — ours, and the
+  chart's default rules, which get the same label.  Default rules for the control plane
+  Kapsule manages for us (etcd, controller manager, scheduler, kube-proxy) are off: those
+  targets cannot be scraped there, and their alerts would fire forever.
+* ServiceMonitors, PodMonitors, Probes and ScrapeConfigs: ``*SelectorNilUsesHelmValues`` false
+  with no selector = every such object in every namespace (the exporters' charts and ours).
+* Alertmanager reads its configuration from the Secret the Alerting component builds from
+  Pulumi secrets (``alertmanagerSpec.configSecret``); no receiver URL passes through Helm.
+* Everything but the DaemonSets runs on the permanent pool; node-exporter tolerates the
+  compute and low-latency taints so every node is measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import sizing
+from components.alerting import ALERTMANAGER_SECRET, ALERTMANAGER_URL, RULE_SELECTOR_LABELS
+from components.cloud_init import NODE_EXPORTER_PORT
+from components.cluster import BATCH_TAINT, POOL_LABEL
+from components.config import GrafanaConfig, ObservabilityConfig
+
+CHART = "kube-prometheus-stack"
+CHART_VERSION = "88.5.3"  # app v0.93.1
+REPO = "https://prometheus-community.github.io/helm-charts"
+RELEASE = "kube-prometheus-stack"
+PERMANENT = {POOL_LABEL: "permanent"}
+# DaemonSets run on every node, tainted pools included.
+EVERY_NODE_TOLERATIONS = [
+    {"key": BATCH_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "platform.trading/latency", "operator": "Exists", "effect": "NoSchedule"},
+]
+CRITICAL_PATH_JOB = "critical-path-node-exporter"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+PROMETHEUS_URL = f"http://{RELEASE}-prometheus.monitoring.svc:9090"
+
+
+def volume_claim(storage_class: str, size: str) -> dict:
+    return {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": size.replace("iB", "i")}}}}
+
+
+def critical_path_scrape_config(private_ips: dict[str, str]) -> list[dict]:
+    """The bare-metal hosts' node-exporters, over the private network."""
+    return [{
+        "job_name": CRITICAL_PATH_JOB,
+        "scrape_interval": "15s",
+        "static_configs": [{"targets": [f"{ip}:{NODE_EXPORTER_PORT}"], "labels": {"role": role}}
+                           for role, ip in sorted(private_ips.items())],
+    }] if private_ips else []
+
+
+def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
+           private_ips: dict[str, str]) -> dict:
+    sc = obs.storage_class
+    return {
+        "crds": {"enabled": False},
+        "defaultRules": {
+            "create": True,
+            "labels": RULE_SELECTOR_LABELS,
+            "rules": {"etcd": False, "kubeControllerManager": False, "kubeSchedulerAlerting": False,
+                      "kubeSchedulerRecording": False, "kubeProxy": False, "windows": False},
+        },
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": False},
+        "windowsMonitoring": {"enabled": False},
+        "prometheusOperator": {
+            "resources": sizing.resources("prometheus-operator"),
+            "nodeSelector": PERMANENT,
+            "prometheusConfigReloader": {"resources": sizing.resources("config-reloader")},
+        },
+        "prometheus": {"prometheusSpec": {
+            "retention": obs.prometheus_retention,
+            "retentionSize": obs.prometheus_retention_size,
+            "walCompression": True,
+            # The OpenTelemetry Collector writes the critical-path services' metrics here.
+            "enableRemoteWriteReceiver": True,
+            "externalLabels": {"environment": environment},
+            "ruleSelectorNilUsesHelmValues": False,
+            "ruleSelector": {"matchLabels": RULE_SELECTOR_LABELS},
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "probeSelectorNilUsesHelmValues": False,
+            "scrapeConfigSelectorNilUsesHelmValues": False,
+            "storageSpec": {"volumeClaimTemplate": volume_claim(sc, obs.prometheus_volume_size)},
+            "additionalScrapeConfigs": critical_path_scrape_config(private_ips),
+            "resources": sizing.resources("prometheus"),
+            "nodeSelector": PERMANENT,
+        }},
+        "alertmanager": {
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+            "alertmanagerSpec": {
+                # Two replicas gossip the notification log: a restart neither loses nor doubles a page.
+                "replicas": sizing.PERMANENT_POOL["alertmanager"].replicas,
+                "configSecret": ALERTMANAGER_SECRET,
+                "externalUrl": f"https://{grafana.domain}/alertmanager",
+                "storage": {"volumeClaimTemplate": volume_claim(sc, "2GiB")},
+                "resources": sizing.resources("alertmanager"),
+                "nodeSelector": PERMANENT,
+            },
+        },
+        "grafana": {
+            "defaultDashboardsEnabled": True,
+            # Data sources are declared with pulumiverse_grafana (components/grafana.py), linked.
+            "sidecar": {"datasources": {"defaultDatasourceEnabled": False}},
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "persistence": {"enabled": True, "type": "pvc", "storageClassName": sc, "size": "10Gi"},
+            "ingress": {
+                "enabled": True,
+                "ingressClassName": "traefik",
+                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt",
+                                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                                "traefik.ingress.kubernetes.io/router.tls": "true"},
+                "hosts": [grafana.domain],
+                "tls": [{"secretName": "grafana-tls", "hosts": [grafana.domain]}],
+            },
+            "grafana.ini": {
+                "server": {"root_url": f"https://{grafana.domain}"},
+                "auth.anonymous": {"enabled": False},
+                "users": {"allow_sign_up": False},
+                "security": {"cookie_secure": True, "disable_gravatar": True},
+                "analytics": {"check_for_updates": False, "reporting_enabled": False},
+            },
+            "resources": sizing.resources("grafana"),
+            "nodeSelector": PERMANENT,
+        },
+        "kube-state-metrics": {"resources": sizing.resources("kube-state-metrics"), "nodeSelector": PERMANENT},
+        "prometheus-node-exporter": {"resources": sizing.resources("node-exporter"),
+                                     "tolerations": EVERY_NODE_TOLERATIONS},
+    }
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    environment: str
+    namespace: pulumi.Input[str]
+    observability: ObservabilityConfig
+    grafana: GrafanaConfig
+    grafana_admin_password: pulumi.Output[str]
+    critical_path_ips: pulumi.Input[dict]
+    provider: k8s.Provider
+    depends_on: list
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:Monitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.grafana_admin = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=args.namespace),
+            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_admin_password)},
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                additional_secret_outputs=["data", "stringData"])),
+        )
+        release_values = pulumi.Output.from_input(args.critical_path_ips).apply(
+            lambda ips: values(args.environment, args.observability, args.grafana, ips))
+        self.release = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name=RELEASE,
+            chart=CHART,
+            version=CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPO),
+            namespace=args.namespace,
+            values=release_values,
+            # Prometheus' first start replays nothing, but Grafana's PVC and the operator's
+            # webhooks can take minutes on a fresh cluster.
+            timeout=900,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[self.grafana_admin, *args.depends_on])),
+        )
+        self.prometheus_url = PROMETHEUS_URL
+        self.alertmanager_url = ALERTMANAGER_URL
+        self.register_outputs({"prometheus_url": PROMETHEUS_URL, "alertmanager_url": ALERTMANAGER_URL})

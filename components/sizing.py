@@ -1,0 +1,113 @@
+"""CPU and memory of every workload the stack runs, and the permanent pool's capacity check.
+
+One table: the Helm values take their requests and limits from it, and the capacity check
+sums it, so the check cannot drift from what is deployed.  Everything in ``PERMANENT_POOL``
+is pinned to the permanent pool (nodeSelector ``platform.trading/pool=permanent``);
+DaemonSets run on every node, so one copy counts per permanent node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CAPACITY_LIMIT = 0.80  # of the permanent pool's allocatable CPU and memory
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    cpu_request: float   # cores
+    cpu_limit: float
+    memory_request: int  # MiB
+    memory_limit: int
+    replicas: int = 1
+    daemonset: bool = False
+
+    def resources(self) -> dict:
+        return {
+            "requests": {"cpu": _cpu(self.cpu_request), "memory": f"{self.memory_request}Mi"},
+            "limits": {"cpu": _cpu(self.cpu_limit), "memory": f"{self.memory_limit}Mi"},
+        }
+
+
+def _cpu(cores: float) -> str:
+    return f"{round(cores * 1000)}m"
+
+
+_TABLE = [
+    # kube-prometheus-stack
+    Workload("prometheus", 1.0, 2.0, 4096, 8192),
+    Workload("alertmanager", 0.05, 0.2, 128, 256, replicas=2),
+    Workload("grafana", 0.2, 0.5, 512, 1024),
+    Workload("prometheus-operator", 0.1, 0.3, 128, 256),
+    Workload("config-reloader", 0.05, 0.1, 32, 64, replicas=3),  # sidecars of Prometheus and Alertmanager
+    Workload("kube-state-metrics", 0.1, 0.3, 192, 384),
+    Workload("node-exporter", 0.05, 0.2, 64, 128, daemonset=True),
+    # logs and traces
+    Workload("loki", 0.5, 1.5, 1024, 2048),
+    Workload("alloy", 0.1, 0.5, 256, 512, daemonset=True),
+    Workload("tempo", 0.25, 1.0, 1024, 2048),
+    Workload("otel-collector", 0.25, 1.0, 512, 1024, replicas=2),
+    # exporters, ingress, certificates
+    Workload("postgres-exporter", 0.05, 0.1, 64, 128),
+    Workload("statsd-exporter", 0.05, 0.1, 64, 128),
+    Workload("blackbox-exporter", 0.05, 0.1, 64, 128),
+    Workload("cert-manager", 0.05, 0.2, 128, 256),
+    Workload("cert-manager-webhook", 0.02, 0.1, 64, 128),
+    Workload("cert-manager-cainjector", 0.05, 0.2, 128, 256),
+    Workload("traefik", 0.1, 0.5, 128, 256, replicas=2),
+]
+PERMANENT_POOL = {w.name: w for w in _TABLE}
+
+
+def resources(name: str) -> dict:
+    return PERMANENT_POOL[name].resources()
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_requested: float
+    cpu_allocatable: float
+    memory_requested_mib: float
+    memory_allocatable_mib: float
+    by_workload: dict  # name -> (cpu, memory MiB) across replicas
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.cpu_requested / self.cpu_allocatable
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.memory_requested_mib / self.memory_allocatable_mib
+
+    def biggest(self, index: int, count: int = 3) -> str:
+        top = sorted(self.by_workload.items(), key=lambda kv: kv[1][index], reverse=True)[:count]
+        unit = "cores" if index == 0 else "MiB"
+        return ", ".join(f"{name} {value[index]:g} {unit}" for name, value in top)
+
+
+def permanent_pool_usage(nodes: int, cpu_per_node: float, memory_gib_per_node: float) -> Usage:
+    by_workload = {}
+    for w in _TABLE:
+        copies = nodes if w.daemonset else w.replicas
+        by_workload[w.name] = (round(w.cpu_request * copies, 3), w.memory_request * copies)
+    return Usage(
+        cpu_requested=sum(v[0] for v in by_workload.values()),
+        cpu_allocatable=nodes * cpu_per_node,
+        memory_requested_mib=sum(v[1] for v in by_workload.values()),
+        memory_allocatable_mib=nodes * memory_gib_per_node * 1024,
+        by_workload=by_workload,
+    )
+
+
+def permanent_pool_summary(cfg) -> dict:
+    """The permanent pool's requested share, as the stack output ``permanent_pool_requests``."""
+    node = cfg.node_allocatable[cfg.permanent_pool.node_type]
+    usage = permanent_pool_usage(cfg.permanent_pool.size, node.cpu, node.memory_gib)
+    return {
+        "cpu_cores": round(usage.cpu_requested, 3), "cpu_allocatable": usage.cpu_allocatable,
+        "cpu_percent": round(100 * usage.cpu_ratio, 1),
+        "memory_mib": usage.memory_requested_mib, "memory_allocatable_mib": usage.memory_allocatable_mib,
+        "memory_percent": round(100 * usage.memory_ratio, 1),
+        "limit_percent": round(100 * CAPACITY_LIMIT),
+    }

@@ -1,0 +1,151 @@
+"""Traces and the telemetry gateway: Tempo (single binary, S3 on the Scaleway bucket) and the
+OpenTelemetry Collector as a gateway.
+
+The collector takes OTLP (gRPC 4317, HTTP 4318) from pods by service name
+(``otel-collector.monitoring.svc``) and from the bare-metal hosts over the private network,
+through a private Scaleway load balancer that this component creates on the address the
+network component reserved (so the hosts' cloud-init knows it before the cluster exists).
+Pipelines: memory limiter -> Kubernetes attributes -> batch, then traces to Tempo, metrics to
+Prometheus (remote write), logs to Loki (its native OTLP endpoint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumiverse_scaleway import loadbalancers
+
+from components import sizing
+from components.config import NetworkConfig, ObservabilityConfig
+from components.logs import GRAFANA_COMMUNITY_REPO, LOKI_URL, S3_SECRET, hours
+from components.monitoring import PERMANENT, PROMETHEUS_URL
+
+TEMPO_CHART, TEMPO_VERSION = "tempo", "2.2.4"                                 # app 2.10.8
+OTEL_CHART, OTEL_VERSION = "opentelemetry-collector", "0.170.0"               # app 0.158.0
+OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
+# contrib: the core image has neither k8sattributes nor prometheusremotewrite.
+OTEL_IMAGE = {"repository": "otel/opentelemetry-collector-contrib", "tag": "0.158.0"}
+TEMPO_URL = "http://tempo.monitoring.svc:3200"
+OTEL_SERVICE = "otel-collector"
+OTLP_GRPC_IN_CLUSTER = f"http://{OTEL_SERVICE}.monitoring.svc:4317"
+OTLP_HTTP_IN_CLUSTER = f"http://{OTEL_SERVICE}.monitoring.svc:4318"
+
+
+def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
+    return {
+        "tempo": {
+            "retention": hours(obs.tempo_retention),
+            "storage": {"trace": {
+                "backend": "s3",
+                "s3": {"bucket": bucket, "endpoint": f"s3.{network.region}.scw.cloud", "region": network.region,
+                       "access_key": "${S3_ACCESS_KEY_ID}", "secret_key": "${S3_SECRET_ACCESS_KEY}"},
+                "wal": {"path": "/var/tempo/wal"},
+            }},
+            "extraArgs": {"config.expand-env": "true"},
+            "extraEnvFrom": [{"secretRef": {"name": S3_SECRET}}],
+            "reportingEnabled": False,
+            "resources": sizing.resources("tempo"),
+        },
+        "persistence": {"enabled": True, "size": "10Gi", "storageClassName": obs.storage_class},
+        "nodeSelector": PERMANENT,
+    }
+
+
+def collector_values(load_balancer_id: str) -> dict:
+    pipeline = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"]}
+    return {
+        "mode": "deployment",
+        "fullnameOverride": OTEL_SERVICE,
+        "image": OTEL_IMAGE,
+        "replicaCount": sizing.PERMANENT_POOL["otel-collector"].replicas,
+        "presets": {"kubernetesAttributes": {"enabled": True}},
+        "config": {
+            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "${env:MY_POD_IP}:4317"},
+                                                 "http": {"endpoint": "${env:MY_POD_IP}:4318"}}}},
+            "processors": {
+                "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
+                "batch": {"send_batch_size": 8192, "timeout": "2s"},
+            },
+            "exporters": {
+                "otlp/tempo": {"endpoint": "tempo.monitoring.svc:4317", "tls": {"insecure": True}},
+                "prometheusremotewrite": {"endpoint": f"{PROMETHEUS_URL}/api/v1/write",
+                                          "resource_to_telemetry_conversion": {"enabled": True}},
+                "otlphttp/loki": {"endpoint": f"{LOKI_URL}/otlp"},
+            },
+            "service": {"pipelines": {
+                "traces": {**pipeline, "exporters": ["otlp/tempo"]},
+                "metrics": {**pipeline, "exporters": ["prometheusremotewrite"]},
+                "logs": {**pipeline, "exporters": ["otlphttp/loki"]},
+            }},
+        },
+        "service": {
+            "type": "LoadBalancer",
+            # The load balancer this component created on the reserved private address;
+            # private: it has no public IP.
+            "annotations": {"service.beta.kubernetes.io/scw-loadbalancer-id": load_balancer_id,
+                            "service.beta.kubernetes.io/scw-loadbalancer-private": "true"},
+        },
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "resources": sizing.resources("otel-collector"),
+        "nodeSelector": PERMANENT,
+        "serviceMonitor": {"enabled": True},
+    }
+
+
+@dataclass(frozen=True)
+class TracingArgs:
+    prefix: str
+    namespace: pulumi.Input[str]
+    observability: ObservabilityConfig
+    network: NetworkConfig
+    bucket: pulumi.Input[str]
+    private_network_id: pulumi.Input[str]
+    gateway_ip_id: pulumi.Input[str]
+    gateway_address: pulumi.Input[str]
+    provider: k8s.Provider
+    depends_on: list
+    tags: list[str]
+
+
+class Tracing(pulumi.ComponentResource):
+    def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("trading:observability:Tracing", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.tempo = k8s.helm.v3.Release(
+            f"{name}-tempo",
+            name="tempo",
+            chart=TEMPO_CHART,
+            version=TEMPO_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_COMMUNITY_REPO),
+            namespace=args.namespace,
+            values=pulumi.Output.from_input(args.bucket).apply(
+                lambda bucket: tempo_values(args.observability, args.network, bucket)),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=args.depends_on)),
+        )
+        self.gateway = loadbalancers.LoadBalancer(
+            f"{name}-gateway",
+            name=f"{args.prefix}-telemetry-gateway",
+            type="LB-S",
+            zone=args.network.zone,
+            assign_flexible_ip=False,
+            private_networks=[loadbalancers.LoadBalancerPrivateNetworkArgs(
+                private_network_id=args.private_network_id, ipam_ids=args.gateway_ip_id)],
+            tags=args.tags + ["purpose=telemetry-gateway"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.collector = k8s.helm.v3.Release(
+            f"{name}-otel-collector",
+            name=OTEL_SERVICE,
+            chart=OTEL_CHART,
+            version=OTEL_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=OTEL_REPO),
+            namespace=args.namespace,
+            values=self.gateway.id.apply(collector_values),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.tempo])),
+        )
+        self.tempo_url = TEMPO_URL
+        self.otlp_grpc_private = pulumi.Output.concat("http://", args.gateway_address, ":4317")
+        self.otlp_http_private = pulumi.Output.concat("http://", args.gateway_address, ":4318")
+        self.register_outputs({"tempo_url": TEMPO_URL, "otlp_grpc_private": self.otlp_grpc_private})
