@@ -40,7 +40,7 @@ def f1_drift_rule(runbook_base_url: str) -> dict:
         "uid": "f1-drift",
         "for": "1h",
         "threshold": 0.10,
-        "labels": {"severity": "warning"},
+        "labels": {"severity": "warning", "runbook": "MODEL_DRIFT"},
         "annotations": {
             "summary": "Model F1 macro dropped over 10% below its 7-day average.",
             "description": "The latest fine-tuning run's mean f1_macro is {{ humanizePercentage $values.A.Value }} "

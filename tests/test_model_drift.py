@@ -54,7 +54,7 @@ def test_f1_drift_rule_is_declared_for_1h_on_the_postgres_data_source(prod):
     [group] = prod.of_type("grafana:alerting/ruleGroup:RuleGroup")
     [rule] = group.inputs["rules"]
     assert rule["name"] == "F1Drift" and rule["for"] == "1h" and rule["condition"] == "C"
-    assert rule["labels"] == {"severity": "warning"}
+    assert rule["labels"] == {"severity": "warning", "runbook": "MODEL_DRIFT"}
     assert rule["annotations"]["runbook_url"] == prod.config.alerting.runbook_base_url + "/MODEL_DRIFT.md"
     query, threshold = rule["datas"]
     assert query["datasourceUid"] == grafana_objects.POSTGRES_UID

@@ -92,8 +92,8 @@ def test_every_spec_alert_exists_with_its_severity_and_for(severity):
 def test_watchdog_and_info_inhibitor_as_in_kube_prometheus():
     found = alerts()
     assert found["Watchdog"]["expr"].strip() == "vector(1)"
-    assert found["Watchdog"]["labels"] == {"severity": "none"}
-    assert found["InfoInhibitor"]["labels"] == {"severity": "none"}
+    assert found["Watchdog"]["labels"] == {"severity": "none", "runbook": "WATCHDOG"}
+    assert found["InfoInhibitor"]["labels"] == {"severity": "none", "runbook": "INFO_INHIBITOR"}
     assert 'ALERTS{severity="info"}' in found["InfoInhibitor"]["expr"]
 
 
@@ -103,6 +103,12 @@ def test_every_alert_carries_severity_sla_summary_description_and_runbook():
         annotations = rule["annotations"]
         for key in ("summary", "description", "sla", "runbook_url"):
             assert annotations.get(key), f"{name} lacks {key}"
+
+
+def test_every_alert_labels_its_runbook_for_the_alert_log():
+    """ALERTS series carry labels, not annotations: the dashboard's alert log links `runbook`."""
+    for name, rule in alerts().items():
+        assert rule["annotations"]["runbook_url"].endswith(f"/{rule['labels']['runbook']}.md"), name
 
 
 def test_every_alert_names_its_object_or_value():
