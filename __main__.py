@@ -21,6 +21,7 @@ from components.network import Network, NetworkArgs
 from components.outputs import export_all
 from components.storage import ObjectStorage, ObjectStorageArgs
 from components.tracing import OTLP_GRPC_IN_CLUSTER, OTLP_HTTP_IN_CLUSTER, Tracing, TracingArgs
+from dashboards import infrastructure
 
 # 1. Configuration: every problem reported at once, before any resource is declared.
 try:
@@ -135,6 +136,8 @@ grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
     loki_url=logs.loki_url,
     tempo_url=tracing.tempo_url,
     admin=grafana_admin,
+    dashboards={infrastructure.UID: infrastructure.build(cost.dashboard_cost_model(config),
+                                                         config.alerting.runbook_base_url)},
     depends_on=[monitoring.release, exporters.traefik, exporters.cluster_issuer],
 ))
 

@@ -26,3 +26,12 @@ def estimate(cfg: StackConfig) -> dict:
         "idle": round(fixed + cfg.compute_pool.min_size * compute_node, 4),
         "busy": round(fixed + cfg.compute_pool.max_size * compute_node, 4),
     }
+
+
+def dashboard_cost_model(cfg: StackConfig):
+    """What the dashboard's Cost EUR/h stat multiplies: fixed part and price per compute node."""
+    from dashboards.infrastructure import CostModel
+
+    parts = estimate(cfg)
+    fixed = parts["idle"] - cfg.compute_pool.min_size * parts["compute_per_active_node"]
+    return CostModel(fixed=round(fixed, 4), compute_node=parts["compute_per_active_node"], read_on=parts["prices_read_on"])

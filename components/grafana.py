@@ -73,6 +73,7 @@ class GrafanaObjectsArgs:
     loki_url: str
     tempo_url: str
     admin: GrafanaAdmin
+    dashboards: dict  # uid -> JSON model
     depends_on: list  # what installs Grafana and makes it reachable over HTTPS
 
 
@@ -132,6 +133,18 @@ class GrafanaObjects(pulumi.ComponentResource):
             alertmanagers=[grafana.alerting.ContactPointAlertmanagerArgs(url=args.alertmanager_url)],
             opts=child,
         )
+        self.dashboards = {
+            uid: grafana.oss.Dashboard(
+                f"{name}-dashboard-{uid}",
+                folder=self.folder.uid,
+                config_json=json.dumps(model, sort_keys=True),
+                overwrite=True,
+                message="Deployed by the trading-platform Pulumi stack",
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                    depends_on=[self.prometheus, self.postgres])),
+            )
+            for uid, model in args.dashboards.items()
+        }
         rule = f1_drift_rule(args.alerting.runbook_base_url)
         self.model_drift = grafana.alerting.RuleGroup(
             f"{name}-model-drift",

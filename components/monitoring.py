@@ -137,8 +137,14 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
             "nodeSelector": PERMANENT,
         },
         "kube-state-metrics": {"resources": sizing.resources("kube-state-metrics"), "nodeSelector": PERMANENT},
-        "prometheus-node-exporter": {"resources": sizing.resources("node-exporter"),
-                                     "tolerations": EVERY_NODE_TOLERATIONS},
+        "prometheus-node-exporter": {
+            "resources": sizing.resources("node-exporter"),
+            "tolerations": EVERY_NODE_TOLERATIONS,
+            # instance = the node's name (scw-...-permanent-...), which the dashboard and the
+            # pool regexes read, instead of the pod's IP.
+            "prometheus": {"monitor": {"relabelings": [{
+                "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "instance", "action": "replace"}]}},
+        },
     }
 
 
