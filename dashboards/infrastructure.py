@@ -4,8 +4,8 @@ Built with grafana-foundation-sdk (Grafana 11.6 build).  Conventions, as Grafana
 dashboard linter wants them: a ``datasource`` variable labelled "Data source" that every
 Prometheus panel uses, ``$__rate_interval`` in every rate, counters only inside
 ``rate``/``increase``, a unit and a description on every panel.  Anything expensive over 12
-hours reads a recording rule of ``rules/recording.yaml``; ``RAW`` keeps, for the benchmark,
-the raw expression each recorded query stands for.
+hours reads a recording rule of ``rules/recording.yaml`` (bench/dashboard_load.py measures
+the dashboard with and without them).
 """
 
 from __future__ import annotations
@@ -30,25 +30,6 @@ PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="${postgres}")
 KUBE_JOBS = 'job=~"apiserver|kubelet|kube-state-metrics|node-exporter|coredns"'
 NODE_JOB = 'job="node-exporter"'
-
-# The raw PromQL each recording rule stands for (the dashboard-load benchmark compares).
-RAW = {
-    "instance:node_cpu_utilisation:rate5m":
-        '(1 - avg without (cpu) (sum without (mode) (rate(node_cpu_seconds_total{mode=~"idle|iowait|steal"}[5m]))))',
-    "instance:node_memory_utilisation:ratio": "(1 - (node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes))",
-    "instance:node_swap_used_bytes:sum": "(node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes)",
-    "namespace_pod:container_cpu_usage_seconds:rate5m":
-        '(sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!="", image!=""}[5m])))',
-    "namespace_pod:container_memory_working_set_bytes:sum":
-        '(sum by (namespace, pod) (container_memory_working_set_bytes{container!="", image!=""}))',
-    "namespace_pod_container:container_cpu_cfs_throttled:ratio_rate5m":
-        '(sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total{container!=""}[5m])) / '
-        'sum by (namespace, pod, container) (rate(container_cpu_cfs_periods_total{container!=""}[5m])))',
-    "namespace_persistentvolumeclaim:kubelet_volume_stats_used:ratio":
-        "(max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes) / "
-        "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes))",
-}
-
 
 def thresholds(*steps: tuple[float | None, str]) -> db.ThresholdsConfig:
     return db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
