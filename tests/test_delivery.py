@@ -1,0 +1,73 @@
+"""The GitHub Actions workflows: previews on pull requests, gated deploys on main."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from components import offline
+from conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+CREDENTIALS = ("PULUMI_ACCESS_TOKEN", "SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID")
+
+
+def workflow(name: str) -> dict:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as true
+    return doc
+
+
+def pulumi_steps(job: dict) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_workflows_parse_and_every_step_does_something(name):
+    doc = workflow(name)
+    assert doc["jobs"], name
+    for job_name, job in doc["jobs"].items():
+        assert job["steps"], job_name
+        for step in job["steps"]:
+            assert step.get("uses") or step.get("run"), (job_name, step)
+
+
+def test_pull_requests_run_the_tests_then_preview_every_stack():
+    doc = workflow("pull-request.yml")
+    assert "pull_request" in doc["on"]
+    test_job = doc["jobs"]["test"]
+    assert any(s.get("run") == "venv/bin/python -m pytest" for s in test_job["steps"])
+    preview = doc["jobs"]["preview"]
+    assert preview["needs"] == "test"
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == offline.stack_names()
+    [step] = pulumi_steps(preview)
+    assert step["with"]["command"] == "preview" and step["with"]["diff"] is True
+    assert step["with"]["comment-on-pr"] is True and step["with"]["edit-pr-comment"] is True
+    assert step["with"]["policyPacks"] == "policy"
+    assert doc["permissions"]["pull-requests"] == "write"
+
+
+def test_main_deploys_dev_then_prod_behind_an_approval():
+    jobs = workflow("deploy.yml")["jobs"]
+    assert jobs["up-prod"]["needs"] == "up-dev"
+    assert jobs["up-prod"]["environment"] == "production"
+    for job, stack in (("up-dev", "dev"), ("up-prod", "prod")):
+        assert jobs[job]["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
+        [step] = pulumi_steps(jobs[job])
+        assert step["with"]["command"] == "up" and step["with"]["stack-name"].endswith(f"/{stack}")
+        assert step["with"]["policyPacks"] == "policy"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_credentials_only_from_repository_secrets(name):
+    major = re.compile(r"^pulumi/actions@v(\d+)$")
+    for job in workflow(name)["jobs"].values():
+        for step in pulumi_steps(job):
+            assert int(major.match(step["uses"]).group(1)) >= 7  # current major
+            env = step.get("env", {})
+            for credential in CREDENTIALS:
+                assert env.get(credential) == f"${{{{ secrets.{credential} }}}}", (name, credential)
+    text = (WORKFLOWS / name).read_text()
+    assert not re.search(r"(SCW[A-Z0-9]{17}|pul-[0-9a-f]{40})", text)
