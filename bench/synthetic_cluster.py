@@ -82,10 +82,11 @@ def scenario(minutes: int) -> list[Pod]:
                         3.2 - 0.1 * i, (1.0 + 0.05 * i) * gi, running_from=124,
                         restarts_at=[(200, "OOMKilled")] if i == 3 else [], throttle=0.35 + 0.03 * i,
                         fs_write=8e5, rx=3e5))
-    # Run 2: pods created 6 min before the end, the node 4 min before, running for the last 3.
+    # Run 2: pods created 4 min before the end, the node 2 min before, running for the last
+    # minute (so ComputeScaleUp and FineTuneRunStarted fire when the server starts).
     for i in range(1, 6):
-        pods.append(Pod("ml", f"finetune-pte-r2-{i}", "trainer", COMPUTE_B, minutes - 6, always, 2, 4, 4 * gi, 8 * gi,
-                        3.0, 1.1 * gi, running_from=minutes - 3, throttle=0.3, fs_write=5e5, rx=3e5))
+        pods.append(Pod("ml", f"finetune-pte-r2-{i}", "trainer", COMPUTE_B, minutes - 4, always, 2, 4, 4 * gi, 8 * gi,
+                        3.0, 1.1 * gi, running_from=minutes - 1, throttle=0.3, fs_write=5e5, rx=3e5))
     return pods
 
 
@@ -128,7 +129,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     start -= start % STEP
     ticks = [i * STEP / 60 for i in range(int(minutes * 60 / STEP) + 1)]
     nodes = dict(NODES)
-    nodes[COMPUTE_B] = (minutes - 4, None, 8, 16 * 1024 ** 3)
+    nodes[COMPUTE_B] = (minutes - 2, None, 8, 16 * 1024 ** 3)
     pods = scenario(minutes)
     w = Writer(path, start)
 
@@ -177,7 +178,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         w.series("kube_node_created", {**ksm, "node": node},
                  [(t, start + max(created, -3000) * 60) for t in live])
         for status in ("true", "false", "unknown"):
-            ready_at = created + 2
+            ready_at = created + 1
             w.series("kube_node_status_condition", {**ksm, "node": node, "condition": "Ready", "status": status},
                      [(t, 1 if (status == "true") == (t >= ready_at) and status != "unknown" else 0) for t in live])
     for p in pods:
@@ -308,8 +309,8 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         points.append((t, failures))
     w.series("airflow_ti_failures", sd, points)
     for pool, total_slots in (("default_pool", 16), ("finetune_pool", 5)):
-        run = lambda t: 124 <= t < 300 or t >= minutes - 3  # noqa: E731
-        queued = lambda t: 120 <= t < 124 or minutes - 6 <= t < minutes - 3  # noqa: E731
+        run = lambda t: 124 <= t < 300 or t >= minutes - 1  # noqa: E731
+        queued = lambda t: 120 <= t < 124 or minutes - 4 <= t < minutes - 1  # noqa: E731
         running = (lambda t: 5 if run(t) else 0) if pool == "finetune_pool" else (lambda t: 3 + int(wave(t, 2, 2)))
         queue = (lambda t: 5 if queued(t) else 0) if pool == "finetune_pool" else (lambda t: 0)
         w.series("airflow_pool_running_slots", {**sd, "pool": pool}, [(t, running(t)) for t in ticks])
