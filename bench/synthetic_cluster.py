@@ -16,7 +16,6 @@ Shared by the dashboard query test and the dashboard-load benchmark:
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
 import shutil

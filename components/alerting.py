@@ -18,6 +18,7 @@ import yaml
 
 from components import escalation
 from components.config import AlertingConfig, Secrets
+from components.kubernetes_objects import secret
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 RUNBOOK_PLACEHOLDER_BASE = "https://runbooks.invalid"
@@ -71,13 +72,7 @@ class Alerting(pulumi.ComponentResource):
             s.sms_bridge_url.output(), s.heartbeat_url.output(),
         ).apply(lambda v: yaml.safe_dump(
             escalation.alertmanager_config(args.alerting, escalation.EscalationSecrets(*v)), sort_keys=False))
-        self.alertmanager_config = k8s.core.v1.Secret(
-            f"{name}-alertmanager-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ALERTMANAGER_SECRET, namespace=args.namespace),
-            type="Opaque",
-            string_data={"alertmanager.yaml": pulumi.Output.secret(document)},
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        additional_secret_outputs=["data", "stringData"]),
-        )
+        self.alertmanager_config = secret(f"{name}-alertmanager-config", ALERTMANAGER_SECRET, args.namespace,
+                                          {"alertmanager.yaml": document}, parent=self, provider=args.provider)
         self.alertmanager_config_secret = pulumi.Output.concat(args.namespace, "/", ALERTMANAGER_SECRET)
         self.register_outputs({"alertmanager_config_secret": self.alertmanager_config_secret})

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-PROMETHEUS_OPERATOR_CRDS_CHART = "prometheus-operator-crds"
-PROMETHEUS_OPERATOR_CRDS_VERSION = "31.0.1"  # app v0.93.1, the operator of kube-prometheus-stack 88.5.3
-PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
+from components.kubernetes_objects import Chart, helm_release
+
+# app v0.93.1, the operator of kube-prometheus-stack 88.5.3
+PROMETHEUS_OPERATOR_CRDS = Chart("prometheus-operator-crds", "31.0.1",
+                                 "https://prometheus-community.github.io/helm-charts")
 HIGH_PRIORITY_VALUE = 1_000_000
 
 
@@ -50,15 +52,8 @@ class ClusterBasics(pulumi.ComponentResource):
             description="High priority for HFT support services (spec 001).",
             opts=child,
         )
-        self.prometheus_operator_crds = k8s.helm.v3.Release(
-            f"{name}-prometheus-operator-crds",
-            name="prometheus-operator-crds",
-            chart=PROMETHEUS_OPERATOR_CRDS_CHART,
-            version=PROMETHEUS_OPERATOR_CRDS_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_COMMUNITY_REPO),
-            namespace=self.namespaces[args.monitoring_namespace].metadata.name,
-            values={},
-            opts=child,
-        )
+        self.prometheus_operator_crds = helm_release(
+            f"{name}-prometheus-operator-crds", "prometheus-operator-crds", PROMETHEUS_OPERATOR_CRDS,
+            self.namespaces[args.monitoring_namespace].metadata.name, {}, parent=self, provider=args.provider)
         self.monitoring_namespace = self.namespaces[args.monitoring_namespace].metadata.name
         self.register_outputs({"monitoring_namespace": self.monitoring_namespace})

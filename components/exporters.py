@@ -26,15 +26,14 @@ import pulumi_kubernetes as k8s
 
 from components import sizing
 from components.config import GrafanaConfig, ObservabilityConfig, SecretValue
+from components.kubernetes_objects import Chart, helm_release, secret
 from components.monitoring import PERMANENT, REPO as PROMETHEUS_COMMUNITY_REPO
 
-POSTGRES_EXPORTER = ("prometheus-postgres-exporter", "8.2.0")     # app v0.20.1
-STATSD_EXPORTER = ("prometheus-statsd-exporter", "1.0.0")         # app v0.28.0
-BLACKBOX_EXPORTER = ("prometheus-blackbox-exporter", "11.17.2")   # app v0.28.0
-CERT_MANAGER = ("cert-manager", "v1.21.1")
-CERT_MANAGER_REPO = "https://charts.jetstack.io"
-TRAEFIK = ("traefik", "41.3.0")                                   # app v3.7.11
-TRAEFIK_REPO = "https://traefik.github.io/charts"
+POSTGRES_EXPORTER = Chart("prometheus-postgres-exporter", "8.2.0", PROMETHEUS_COMMUNITY_REPO)    # app v0.20.1
+STATSD_EXPORTER = Chart("prometheus-statsd-exporter", "1.0.0", PROMETHEUS_COMMUNITY_REPO)        # app v0.28.0
+BLACKBOX_EXPORTER = Chart("prometheus-blackbox-exporter", "11.17.2", PROMETHEUS_COMMUNITY_REPO)  # app v0.28.0
+CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
+TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")                          # app v3.7.11
 POSTGRES_SECRET = "postgres-exporter"
 
 AIRFLOW_STATSD_MAPPING = """mappings:
@@ -133,32 +132,20 @@ class ExportersArgs:
 class Exporters(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Exporters", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on)
+        def release(key: str, chart: Chart, values, namespace=args.namespace, depends_on=()):
+            return helm_release(f"{name}-{key}", key, chart, namespace, values, parent=self, provider=args.provider,
+                                depends_on=[*args.depends_on, *depends_on],
+                                create_namespace=namespace != args.namespace)
 
-        def release(key: str, chart_version: tuple[str, str], repo: str, values, namespace=args.namespace,
-                    depends_on=()):
-            chart, version = chart_version
-            return k8s.helm.v3.Release(
-                f"{name}-{key}", name=key, chart=chart, version=version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-                namespace=namespace, create_namespace=namespace != args.namespace, values=values,
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))))
-
-        self.postgres_secret = k8s.core.v1.Secret(
-            f"{name}-postgres-password",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=POSTGRES_SECRET, namespace=args.namespace),
-            string_data={"password": args.postgres_password.output()},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                additional_secret_outputs=["data", "stringData"])),
-        )
-        self.postgres_exporter = release("postgres-exporter", POSTGRES_EXPORTER, PROMETHEUS_COMMUNITY_REPO,
-                                         postgres_values(args.grafana), depends_on=[self.postgres_secret])
-        self.statsd_exporter = release("statsd-exporter", STATSD_EXPORTER, PROMETHEUS_COMMUNITY_REPO, statsd_values())
-        self.blackbox_exporter = release("blackbox-exporter", BLACKBOX_EXPORTER, PROMETHEUS_COMMUNITY_REPO,
-                                         blackbox_values(args.observability))
-        self.cert_manager = release("cert-manager", CERT_MANAGER, CERT_MANAGER_REPO, cert_manager_values(),
-                                    namespace="cert-manager")
-        self.traefik = release("traefik", TRAEFIK, TRAEFIK_REPO, traefik_values(), namespace="traefik")
+        self.postgres_secret = secret(f"{name}-postgres-password", POSTGRES_SECRET, args.namespace,
+                                      {"password": args.postgres_password.output()},
+                                      parent=self, provider=args.provider)
+        self.postgres_exporter = release("postgres-exporter", POSTGRES_EXPORTER, postgres_values(args.grafana),
+                                         depends_on=[self.postgres_secret])
+        self.statsd_exporter = release("statsd-exporter", STATSD_EXPORTER, statsd_values())
+        self.blackbox_exporter = release("blackbox-exporter", BLACKBOX_EXPORTER, blackbox_values(args.observability))
+        self.cert_manager = release("cert-manager", CERT_MANAGER, cert_manager_values(), namespace="cert-manager")
+        self.traefik = release("traefik", TRAEFIK, traefik_values(), namespace="traefik")
         self.cluster_issuer = k8s.apiextensions.CustomResource(
             f"{name}-letsencrypt",
             api_version="cert-manager.io/v1",
@@ -170,6 +157,6 @@ class Exporters(pulumi.ComponentResource):
                 "privateKeySecretRef": {"name": "letsencrypt-account"},
                 "solvers": [{"http01": {"ingress": {"ingressClassName": "traefik"}}}],
             }},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.cert_manager])),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.cert_manager]),
         )
         self.register_outputs({})

@@ -24,12 +24,12 @@ import pulumi_kubernetes as k8s
 
 from components import sizing
 from components.config import ObservabilityConfig, NetworkConfig
-from components.monitoring import EVERY_NODE_TOLERATIONS, PERMANENT, volume_claim
+from components.kubernetes_objects import Chart, helm_release, secret
+from components.monitoring import EVERY_NODE_TOLERATIONS, PERMANENT
 
-LOKI_CHART, LOKI_VERSION = "loki", "18.11.0"            # app 3.7.6
-ALLOY_CHART, ALLOY_VERSION = "alloy", "1.11.1"           # app v1.18.1
 GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
-GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+LOKI = Chart("loki", "18.11.0", GRAFANA_COMMUNITY_REPO)                     # app 3.7.6
+ALLOY = Chart("alloy", "1.11.1", "https://grafana.github.io/helm-charts")   # app v1.18.1
 S3_SECRET = "telemetry-s3"
 LOKI_URL = "http://loki.monitoring.svc:3100"
 LOKI_PUSH_URL = f"{LOKI_URL}/loki/api/v1/push"
@@ -167,37 +167,15 @@ class LogsArgs:
 class Logs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Logs", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.s3_secret = k8s.core.v1.Secret(
-            f"{name}-s3",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=S3_SECRET, namespace=args.namespace),
-            string_data={"S3_ACCESS_KEY_ID": pulumi.Output.secret(args.s3_access_key),
-                         "S3_SECRET_ACCESS_KEY": pulumi.Output.secret(args.s3_secret_key)},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                additional_secret_outputs=["data", "stringData"])),
-        )
-        self.loki = k8s.helm.v3.Release(
-            f"{name}-loki",
-            name="loki",
-            chart=LOKI_CHART,
-            version=LOKI_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_COMMUNITY_REPO),
-            namespace=args.namespace,
-            values=pulumi.Output.from_input(args.bucket).apply(
-                lambda bucket: loki_values(args.observability, args.network, bucket)),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[self.s3_secret, *args.depends_on])),
-        )
-        self.alloy = k8s.helm.v3.Release(
-            f"{name}-alloy",
-            name="alloy",
-            chart=ALLOY_CHART,
-            version=ALLOY_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_REPO),
-            namespace=args.namespace,
-            values=alloy_values(),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.loki])),
-        )
+        self.s3_secret = secret(f"{name}-s3", S3_SECRET, args.namespace,
+                                {"S3_ACCESS_KEY_ID": args.s3_access_key, "S3_SECRET_ACCESS_KEY": args.s3_secret_key},
+                                parent=self, provider=args.provider)
+        self.loki = helm_release(
+            f"{name}-loki", "loki", LOKI, args.namespace,
+            pulumi.Output.from_input(args.bucket).apply(lambda b: loki_values(args.observability, args.network, b)),
+            parent=self, provider=args.provider, depends_on=[self.s3_secret, *args.depends_on])
+        self.alloy = helm_release(f"{name}-alloy", "alloy", ALLOY, args.namespace, alloy_values(),
+                                  parent=self, provider=args.provider, depends_on=[self.loki])
         self.loki_url = LOKI_URL
         self.loki_push_url = LOKI_PUSH_URL
         self.register_outputs({"loki_push_url": LOKI_PUSH_URL})

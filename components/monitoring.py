@@ -29,10 +29,10 @@ from components.alerting import ALERTMANAGER_SECRET, ALERTMANAGER_URL, RULE_SELE
 from components.cloud_init import NODE_EXPORTER_PORT
 from components.cluster import BATCH_TAINT, POOL_LABEL
 from components.config import GrafanaConfig, ObservabilityConfig
+from components.kubernetes_objects import Chart, helm_release, secret
 
-CHART = "kube-prometheus-stack"
-CHART_VERSION = "88.5.3"  # app v0.93.1
 REPO = "https://prometheus-community.github.io/helm-charts"
+KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3", REPO)  # app v0.93.1
 RELEASE = "kube-prometheus-stack"
 PERMANENT = {POOL_LABEL: "permanent"}
 # DaemonSets run on every node, tainted pools included.
@@ -163,30 +163,15 @@ class MonitoringArgs:
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Monitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.grafana_admin = k8s.core.v1.Secret(
-            f"{name}-grafana-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=args.namespace),
-            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_admin_password)},
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                additional_secret_outputs=["data", "stringData"])),
-        )
+        self.grafana_admin = secret(f"{name}-grafana-admin", GRAFANA_ADMIN_SECRET, args.namespace,
+                                    {"admin-user": "admin", "admin-password": args.grafana_admin_password},
+                                    parent=self, provider=args.provider)
         release_values = pulumi.Output.from_input(args.critical_path_ips).apply(
             lambda ips: values(args.environment, args.observability, args.grafana, ips))
-        self.release = k8s.helm.v3.Release(
-            f"{name}-kube-prometheus-stack",
-            name=RELEASE,
-            chart=CHART,
-            version=CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPO),
-            namespace=args.namespace,
-            values=release_values,
-            # Prometheus' first start replays nothing, but Grafana's PVC and the operator's
-            # webhooks can take minutes on a fresh cluster.
-            timeout=900,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                depends_on=[self.grafana_admin, *args.depends_on])),
-        )
+        # Grafana's volume and the operator's webhooks can take minutes on a fresh cluster.
+        self.release = helm_release(f"{name}-kube-prometheus-stack", RELEASE, KUBE_PROMETHEUS_STACK, args.namespace,
+                                    release_values, parent=self, provider=args.provider,
+                                    depends_on=[self.grafana_admin, *args.depends_on], timeout=900)
         self.prometheus_url = PROMETHEUS_URL
         self.alertmanager_url = ALERTMANAGER_URL
         self.register_outputs({"prometheus_url": PROMETHEUS_URL, "alertmanager_url": ALERTMANAGER_URL})

@@ -19,12 +19,13 @@ from pulumiverse_scaleway import loadbalancers
 
 from components import sizing
 from components.config import NetworkConfig, ObservabilityConfig
+from components.kubernetes_objects import Chart, helm_release
 from components.logs import GRAFANA_COMMUNITY_REPO, LOKI_URL, S3_SECRET, hours
 from components.monitoring import PERMANENT, PROMETHEUS_URL
 
-TEMPO_CHART, TEMPO_VERSION = "tempo", "2.2.4"                                 # app 2.10.8
-OTEL_CHART, OTEL_VERSION = "opentelemetry-collector", "0.170.0"               # app 0.158.0
-OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
+TEMPO = Chart("tempo", "2.2.4", GRAFANA_COMMUNITY_REPO)                        # app 2.10.8
+OTEL_COLLECTOR = Chart("opentelemetry-collector", "0.170.0",
+                       "https://open-telemetry.github.io/opentelemetry-helm-charts")  # app 0.158.0
 # contrib: the core image has neither k8sattributes nor prometheusremotewrite.
 OTEL_IMAGE = {"repository": "otel/opentelemetry-collector-contrib", "tag": "0.158.0"}
 TEMPO_URL = "http://tempo.monitoring.svc:3200"
@@ -112,18 +113,10 @@ class TracingArgs:
 class Tracing(pulumi.ComponentResource):
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Tracing", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.tempo = k8s.helm.v3.Release(
-            f"{name}-tempo",
-            name="tempo",
-            chart=TEMPO_CHART,
-            version=TEMPO_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=GRAFANA_COMMUNITY_REPO),
-            namespace=args.namespace,
-            values=pulumi.Output.from_input(args.bucket).apply(
-                lambda bucket: tempo_values(args.observability, args.network, bucket)),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=args.depends_on)),
-        )
+        self.tempo = helm_release(
+            f"{name}-tempo", "tempo", TEMPO, args.namespace,
+            pulumi.Output.from_input(args.bucket).apply(lambda b: tempo_values(args.observability, args.network, b)),
+            parent=self, provider=args.provider, depends_on=args.depends_on)
         self.gateway = loadbalancers.LoadBalancer(
             f"{name}-gateway",
             name=f"{args.prefix}-telemetry-gateway",
@@ -135,16 +128,9 @@ class Tracing(pulumi.ComponentResource):
             tags=args.tags + ["purpose=telemetry-gateway"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.collector = k8s.helm.v3.Release(
-            f"{name}-otel-collector",
-            name=OTEL_SERVICE,
-            chart=OTEL_CHART,
-            version=OTEL_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=OTEL_REPO),
-            namespace=args.namespace,
-            values=self.gateway.id.apply(collector_values),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.tempo])),
-        )
+        self.collector = helm_release(f"{name}-otel-collector", OTEL_SERVICE, OTEL_COLLECTOR, args.namespace,
+                                      self.gateway.id.apply(collector_values),
+                                      parent=self, provider=args.provider, depends_on=[self.tempo])
         self.tempo_url = TEMPO_URL
         self.otlp_grpc_private = pulumi.Output.concat("http://", args.gateway_address, ":4317")
         self.otlp_http_private = pulumi.Output.concat("http://", args.gateway_address, ":4318")
