@@ -132,6 +132,7 @@ class ExportersArgs:
 class Exporters(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Exporters", name, None, opts)
+
         def release(key: str, chart: Chart, values, namespace=args.namespace, depends_on=()):
             return helm_release(f"{name}-{key}", key, chart, namespace, values, parent=self, provider=args.provider,
                                 depends_on=[*args.depends_on, *depends_on],
