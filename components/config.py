@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
+from components import sizing
+
 PROJECT = "trading-platform"
 
 # Scaleway regions and the zones in them (https://www.scaleway.com/en/docs/account/reference-content/products-availability/).
@@ -90,9 +92,6 @@ class SecretValue:
         import pulumi
 
         return pulumi.Output.secret(self._value)
-
-    def reveal_for_tests(self) -> str:
-        return self._value
 
 
 @dataclass(frozen=True)
@@ -357,14 +356,9 @@ def _network(r: _Reader) -> NetworkConfig:
                 r.fail(a, str(nets[a]), f"must not overlap {b} ({nets[b]})")
     allow = r.structured("sshAllowList", list, "a JSON list of CIDRs allowed to reach SSH on the bare-metal hosts")
     for i, cidr in enumerate(allow):
-        _cidr(r, f"sshAllowList[{i}]", cidr)
-    if isinstance(allow, list):
-        for i, cidr in enumerate(allow):
-            try:
-                if ipaddress.IPv4Network(str(cidr)).prefixlen == 0:
-                    r.fail(f"sshAllowList[{i}]", cidr, "a bounded range, not the whole internet")
-            except ValueError:
-                pass
+        network = _cidr(r, f"sshAllowList[{i}]", cidr)
+        if network is not None and network.prefixlen == 0:
+            r.fail(f"sshAllowList[{i}]", cidr, "a bounded range, not the whole internet")
     return NetworkConfig(region, zone, str(private or ""), str(nets["podCidr"] or ""),
                          str(nets["serviceCidr"] or ""), tuple(str(c) for c in allow))
 
@@ -595,8 +589,6 @@ def _cross_checks(r: _Reader, cfg: StackConfig) -> None:
 
 def _capacity(r: _Reader, cfg: StackConfig) -> None:
     """Everything pinned to the permanent pool must fit in 80% of its allocatable resources."""
-    from components import sizing
-
     pool = cfg.permanent_pool
     if not pool.node_type:
         return

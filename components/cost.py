@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.config import StackConfig
+from dashboards.infrastructure import CostModel
 
 
 def estimate(cfg: StackConfig) -> dict:
@@ -30,8 +31,6 @@ def estimate(cfg: StackConfig) -> dict:
 
 def dashboard_cost_model(cfg: StackConfig):
     """What the dashboard's Cost EUR/h stat multiplies: fixed part and price per compute node."""
-    from dashboards.infrastructure import CostModel
-
     parts = estimate(cfg)
     fixed = parts["idle"] - cfg.compute_pool.min_size * parts["compute_per_active_node"]
     return CostModel(fixed=round(fixed, 4), compute_node=parts["compute_per_active_node"], read_on=parts["prices_read_on"])

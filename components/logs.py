@@ -26,6 +26,7 @@ from components import sizing
 from components.config import ObservabilityConfig, NetworkConfig
 from components.kubernetes_objects import Chart, helm_release, secret
 from components.monitoring import EVERY_NODE_TOLERATIONS, PERMANENT
+from components.storage import duration_days
 
 GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
 LOKI = Chart("loki", "18.11.0", GRAFANA_COMMUNITY_REPO)                     # app 3.7.6
@@ -37,8 +38,6 @@ LOKI_PUSH_URL = f"{LOKI_URL}/loki/api/v1/push"
 
 def hours(duration: str) -> str:
     """Loki's retention_period wants hours: 31d -> 744h."""
-    from components.storage import duration_days
-
     if duration.endswith("h"):
         return duration
     return f"{duration_days(duration) * 24}h"

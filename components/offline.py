@@ -62,8 +62,7 @@ class StackFile:
     placeholders: list[str] = field(default_factory=list)  # secrets the file does not hold yet
 
 
-def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None,
-                    fill_missing_secrets: bool = True) -> StackFile:
+def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None) -> StackFile:
     """Merge Pulumi.yaml defaults with Pulumi.<stack>.yaml, as ``pulumi config`` would."""
     from components.config import PROJECT, REQUIRED_SECRETS
 
@@ -92,12 +91,11 @@ def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None,
         else:
             values[key] = _as_config_string(value)
     missing: list[str] = []
-    if fill_missing_secrets:
-        for key in REQUIRED_SECRETS:
-            if key not in values:
-                values[key] = PLACEHOLDERS[key]
-                secret_keys.add(key)
-                missing.append(key)
+    for key in REQUIRED_SECRETS:
+        if key not in values:
+            values[key] = PLACEHOLDERS[key]
+            secret_keys.add(key)
+            missing.append(key)
     return StackFile(stack, values, secret_keys, missing)
 
 

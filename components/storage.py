@@ -12,6 +12,8 @@ buckets in other projects (README "Object storage").
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -25,9 +27,6 @@ _UNIT_DAYS = {"ms": 0, "s": 0, "m": 0, "h": 1 / 24, "d": 1, "w": 7, "y": 365}
 
 def duration_days(text: str) -> int:
     """Whole days covered by a Prometheus-style duration, rounded up (``36h`` -> 2)."""
-    import math
-    import re
-
     total = sum(int(n) * _UNIT_DAYS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
     return max(1, math.ceil(total))
 

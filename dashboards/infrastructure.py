@@ -20,7 +20,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync, DataSourceRef, DynamicConfigValue, GridPos, Threshold, ThresholdsMode, ValueMap,
+    DashboardCursorSync, DataSourceRef, DataTransformerConfig, DynamicConfigValue, GridPos, Threshold, ThresholdsMode, ValueMap,
     ValueMappingResult, VariableOption,
 )
 
@@ -320,9 +320,7 @@ def process_sizing(y: int) -> list:
                      "renameByName": {f"Value #{ref}": title for ref, _, title in queries}}))]
 
 
-def db_transform(kind: str, options: dict | None = None):
-    from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
-
+def db_transform(kind: str, options: dict | None = None) -> DataTransformerConfig:
     return DataTransformerConfig(id_val=kind, options=options or {})
 
 
