@@ -1,40 +1,44 @@
 """The trading platform on Scaleway: one stack per environment.
 
-Table of contents: read and validate the stack's config, build the components, export the
-outputs other teams rely on (components/outputs.py).
+Table of contents: read and validate the stack's config, build the components layer by layer
+(Scaleway, the cluster's base, observability and alerting), export the outputs other teams
+rely on (components/outputs.py).  README "Code map" says what each package owns.
 """
 
 import pulumi
 
-from components import config as stack_config
-from components import cost, sizing
-from components.alerting import Alerting, AlertingArgs
-from components.cloud_init import HostEndpoints
-from components.cluster import Cluster, ClusterArgs
-from components.cluster_basics import ClusterBasics, ClusterBasicsArgs
-from components.critical_path import CriticalPathHosts, CriticalPathHostsArgs
-from components.exporters import Exporters, ExportersArgs
-from components.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
-from components.logs import Logs, LogsArgs
-from components.monitoring import Monitoring, MonitoringArgs
-from components.network import Network, NetworkArgs
+from components import preflight
+from components.alerting.rules import Alerting, AlertingArgs
+from components.cluster_base.basics import ClusterBasics, ClusterBasicsArgs
+from components.config import InvalidConfig
+from components.observability import sizing
+from components.observability.exporters import Exporters, ExportersArgs
+from components.observability.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
+from components.observability.logs import Logs, LogsArgs
+from components.observability.monitoring import Monitoring, MonitoringArgs
+from components.observability.tracing import Tracing, TracingArgs
 from components.outputs import export_all
-from components.storage import ObjectStorage, ObjectStorageArgs
-from components.tracing import OTLP_GRPC_IN_CLUSTER, OTLP_HTTP_IN_CLUSTER, Tracing, TracingArgs
+from components.scaleway import cost
+from components.scaleway.cluster import Cluster, ClusterArgs
+from components.scaleway.critical_path import CriticalPathHosts, CriticalPathHostsArgs
+from components.scaleway.host_config import HostEndpoints
+from components.scaleway.network import Network, NetworkArgs
+from components.scaleway.storage import ObjectStorage, ObjectStorageArgs
+from components.topology import MONITORING_NAMESPACE, OTLP_GRPC_IN_CLUSTER, OTLP_GRPC_PORT, OTLP_HTTP_IN_CLUSTER
 from dashboards import infrastructure
 
 # 1. Configuration: every problem reported at once, before any resource is declared.
 try:
-    config = stack_config.from_pulumi()
-except stack_config.InvalidConfig as problems:
+    config = preflight.from_pulumi()
+except InvalidConfig as problems:
     pulumi.log.error(problems.report())
     raise pulumi.RunError("invalid stack configuration (see the problems above)") from None
 
-prefix = f"trading-{config.environment}"
-tags = [f"env={config.environment}", "app=trading-platform", "managed-by=pulumi"]
+prefix, tags = config.prefix, config.tags
 
 # 2. Scaleway: network, cluster and pools, critical-path hosts, object storage.
-network = Network("network", NetworkArgs(prefix=prefix, config=config.network, tags=tags))
+network = Network("network", NetworkArgs(prefix=prefix, config=config.network, protect=config.protect_stateful,
+                                         tags=tags))
 
 cluster = Cluster("cluster", ClusterArgs(
     prefix=prefix,
@@ -44,11 +48,13 @@ cluster = Cluster("cluster", ClusterArgs(
     compute_pool=config.compute_pool,
     low_latency_pool=config.low_latency_pool,
     private_network_id=network.private_network_id,
+    gateway_network=network.gateway_network,
+    protect=config.protect_stateful,
     tags=tags,
 ))
 
 telemetry_endpoints = network.telemetry_gateway_address.apply(
-    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:4317"))
+    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:{OTLP_GRPC_PORT}"))
 
 critical_path_hosts = CriticalPathHosts("critical-path", CriticalPathHostsArgs(
     prefix=prefix,
@@ -63,15 +69,17 @@ critical_path_hosts = CriticalPathHosts("critical-path", CriticalPathHostsArgs(
 
 storage = ObjectStorage("storage", ObjectStorageArgs(
     prefix=prefix,
+    bucket_suffix=config.bucket_suffix,
+    organization_id=config.organization_id,
     network=config.network,
     retention={"loki": config.observability.loki_retention, "tempo": config.observability.tempo_retention},
     protect=config.protect_stateful,
     tags=tags,
 ))
 
-# 3. Kubernetes: namespaces, priority class, CRDs; then alert rules and escalation.
+# 3. The cluster's base: namespaces, priority class, CRDs; then alert rules and routing.
 basics = ClusterBasics("cluster-basics", ClusterBasicsArgs(
-    monitoring_namespace="monitoring",
+    monitoring_namespace=MONITORING_NAMESPACE,
     workload_namespaces=config.workload_namespaces,
     provider=cluster.provider,
 ))
@@ -127,6 +135,7 @@ exporters = Exporters("exporters", ExportersArgs(
     provider=cluster.provider,
     depends_on=[monitoring.release],
 ))
+cost_estimate = cost.estimate(config, sizing.volumes_gib(config))
 grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
     grafana=config.grafana,
     alerting=config.alerting,
@@ -136,7 +145,7 @@ grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
     loki_url=logs.loki_url,
     tempo_url=tracing.tempo_url,
     admin=grafana_admin,
-    dashboards={infrastructure.UID: infrastructure.build(cost.dashboard_cost_model(config),
+    dashboards={infrastructure.UID: infrastructure.build(infrastructure.CostModel.from_estimate(cost_estimate),
                                                          config.alerting.runbook_base_url)},
     depends_on=[monitoring.release, exporters.traefik, exporters.cluster_issuer],
 ))
@@ -156,7 +165,7 @@ export_all({
     "critical_path_private_ips": critical_path_hosts.private_ips,
     "bucket_names": storage.bucket_names,
     "s3_endpoint": storage.s3_endpoint,
-    "estimated_cost_eur_per_hour": cost.estimate(config),
+    "estimated_cost_eur_per_hour": cost_estimate,
     "alertmanager_config_secret": alerting.alertmanager_config_secret,
     "runbook_base_url": config.alerting.runbook_base_url,
     "grafana_url": grafana_objects.url,

@@ -44,7 +44,7 @@ NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "
 def dashboard_queries() -> list[dict]:
     """Every Prometheus query of the prod dashboard, with how Grafana would send it."""
     warnings.simplefilter("ignore")
-    from components import offline
+    from offline import engine as offline
 
     result = offline.run("prod")
     [board] = [json.loads(r.inputs["configJson"]) for r in result.of_type("grafana:oss/dashboard:Dashboard")]
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    from components import alerting
+    from components.alerting import rules as alerting
 
     queries = dashboard_queries()
     expand = raw_expander(alerting.rule_files())

@@ -36,7 +36,7 @@ def time_import(runs: int) -> list[float]:
 
 def time_render(stack: str, runs: int) -> tuple[list[float], int]:
     warnings.simplefilter("ignore")
-    from components import offline
+    from offline import engine as offline
 
     offline.run(stack)  # warm-up: imports, bytecode, first registration
     times, count = [], 0

@@ -477,7 +477,13 @@ def alert_log(y: int, runbook_base_url: str) -> list:
 class CostModel:
     fixed: float         # EUR/h with the compute pool asleep
     compute_node: float  # EUR/h per compute node
-    read_on: str
+    read_on: str         # the oldest read date of the prices behind the figures
+
+    @classmethod
+    def from_estimate(cls, estimate: dict) -> CostModel:
+        """From the stack's ``estimated_cost_eur_per_hour`` output (components/scaleway/cost.py)."""
+        oldest = min(p["read_on"] for p in estimate["prices"].values())
+        return cls(fixed=estimate["fixed"], compute_node=estimate["compute_per_active_node"], read_on=oldest)
 
 
 # (row title, section, height of its panels); rows stack top-down in this order.

@@ -29,5 +29,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" != "--no-render" ]; then
-  venv/bin/python -m components.render prod
+  venv/bin/python -m offline prod
 fi

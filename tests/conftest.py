@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components import offline  # noqa: E402
+from offline import engine as offline  # noqa: E402
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 STACKS = offline.stack_names()

@@ -18,13 +18,14 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from components import escalation, render
+from components.alerting import routing as escalation
+from offline import render
 from conftest import STACKS, require_tool
 
 
 @pytest.fixture(scope="module")
 def rendered_configs(renders, tmp_path_factory):
-    """The alertmanager.yaml that `python -m components.render <stack>` writes, per stack."""
+    """The alertmanager.yaml that `python -m offline <stack>` writes, per stack."""
     paths = {}
     for stack in STACKS:
         out = tmp_path_factory.mktemp(f"render-{stack}")

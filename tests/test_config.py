@@ -12,7 +12,8 @@ import sys
 import pytest
 import yaml
 
-from components import config, offline
+from components import config, preflight
+from offline import engine as offline
 from conftest import ROOT
 
 
@@ -30,7 +31,7 @@ def prod_raw(**overrides):
 def problems_of(**overrides) -> list[config.Problem]:
     values, secret_keys = prod_raw(**overrides)
     with pytest.raises(config.InvalidConfig) as caught:
-        config.load(values, secret_keys, "prod")
+        preflight.validate(values, secret_keys, "prod")
     return caught.value.problems
 
 
@@ -52,7 +53,7 @@ BAD_INPUTS = [
     ("service overlaps subnet", {"serviceCidr": "172.16.16.0/24"}, "privateSubnet", "must not overlap serviceCidr"),
     ("ssh allow list entry", {"sshAllowList": ["203.0.113.0/28", "office"]}, "sshAllowList[1]", "CIDR"),
     ("ssh open to the world", {"sshAllowList": ["0.0.0.0/0"]}, "sshAllowList[0]", "not the whole internet"),
-    ("kubernetes version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "1.33"),
+    ("kubernetes version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "such as 1.35"),
     ("maintenance day", {"maintenanceDay": "someday"}, "maintenanceDay", "sunday"),
     ("maintenance hour", {"maintenanceStartHour": "25"}, "maintenanceStartHour", "0 to 23"),
     ("autoscaler duration", {"autoscalerScaleDownUnneededTime": "five minutes"}, "autoscalerScaleDownUnneededTime", "duration"),
@@ -61,7 +62,7 @@ BAD_INPUTS = [
     ("permanent pool of zero", {"permanentPoolSize": "0"}, "permanentPoolSize", "1 to 100"),
     ("compute max below min", {"computePoolMinSize": "3", "computePoolMaxSize": "2"}, "computePoolMaxSize", "at least computePoolMinSize"),
     ("compute min negative", {"computePoolMinSize": "-1"}, "computePoolMinSize", "0 to 100"),
-    ("node type without price", {"computePoolNodeType": "GP1-XL"}, "computePoolNodeType", "prices.nodeTypes"),
+    ("node type without price", {"computePoolNodeType": "GP1-XL"}, "computePoolNodeType", "priced in components/scaleway/prices.yaml"),
     ("host role unknown", {"criticalPathHosts": [host(role="risk")]}, "criticalPathHosts[0].role", "market-data"),
     ("host role twice", {"criticalPathHosts": [host(), host()]}, "criticalPathHosts[1].role", "each role once"),
     ("host offer empty", {"criticalPathHosts": [host(offer="")]}, "criticalPathHosts[0].offer", "non-empty"),
@@ -79,8 +80,10 @@ BAD_INPUTS = [
     ("runbook url http", {"runbookBaseUrl": "http://wiki.example.com/runbooks"}, "runbookBaseUrl", "https://"),
     ("slack channel", {"slackChannel": "cvntrade-alerts"}, "slackChannel", "#cvntrade-alerts"),
     ("grafana domain", {"grafanaDomain": "https://grafana.example.com"}, "grafanaDomain", "DNS name"),
-    ("prices date", {"prices": {"readOn": "yesterday", "nodeTypes": {"PRO2-S": 0.2, "POP2-HC-8C-16G": 0.16, "POP2-HC-16C-32G": 0.3},
-                                "offers": {"EM-A315X-SSD": 0.3}, "publicGateway": 0.05}}, "prices.readOn", "YYYY-MM-DD"),
+    ("organization id", {"organizationId": "my-org"}, "organizationId", "UUID"),
+    ("organization id missing", {"organizationId": None}, "organizationId", "UUID"),
+    ("bucket suffix guessable", {"bucketSuffix": "prod"}, "bucketSuffix", "8 to 16 lowercase"),
+    ("misspelt key", {"computePoolMaxSzie": "3"}, "computePoolMaxSzie", "did you mean computePoolMaxSize?"),
     ("workload namespace", {"workloadNamespaces": ["ml", "Risk_Service"]}, "workloadNamespaces[1]", "DNS label"),
     ("environment", {"environment": "production"}, "environment", "dev, staging, prod"),
     ("prod unprotected", {"protectStateful": "false"}, "protectStateful", "true in prod"),
@@ -118,7 +121,7 @@ def test_a_bad_value_is_shown_in_the_message():
 def test_a_secret_value_is_never_echoed():
     values, secret_keys = prod_raw(slackWebhookUrl="http://hooks.example.com/leaky-token-123")
     with pytest.raises(config.InvalidConfig) as caught:
-        config.load(values, secret_keys, "prod")
+        preflight.validate(values, secret_keys, "prod")
     assert "leaky-token-123" not in caught.value.report()
     assert "slackWebhookUrl = [secret]" in caught.value.report()
 
@@ -158,10 +161,19 @@ def test_render_of_a_broken_stack_prints_problems_without_traceback(tmp_path):
     stack["config"]["trading-platform:onCallPrimaryPhone"] = "0612345678"
     stack["config"]["trading-platform:privateSubnet"] = "100.64.0.0/24"
     (project / "Pulumi.broken.yaml").write_text(yaml.safe_dump(stack))
-    run = subprocess.run([sys.executable, "-m", "components.render", "broken"], cwd=project,
+    run = subprocess.run([sys.executable, "-m", "offline", "broken"], cwd=project,
                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert run.returncode == 2
     assert "Traceback" not in run.stderr + run.stdout
     for key in ("computePoolMaxSize = '0'", "onCallPrimaryPhone = '0612345678'", "privateSubnet = '100.64.0.0/24'"):
         assert f"trading-platform:{key}" in run.stderr
     assert not (project / "build" / "broken").exists()
+
+
+def test_a_plaintext_secret_that_fails_its_format_is_not_echoed():
+    # Before: a secret stored in plaintext *and* malformed was printed in full in the message.
+    values, secret_keys = prod_raw(pagerdutyRoutingKey="short-but-very-secret-key")
+    with pytest.raises(config.InvalidConfig) as caught:
+        config.load(values, secret_keys - {"pagerdutyRoutingKey"}, "prod")
+    assert "short-but-very-secret-key" not in caught.value.report()
+    assert "pagerdutyRoutingKey = [secret]" in caught.value.report()

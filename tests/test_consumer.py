@@ -10,7 +10,7 @@ import pulumi
 from pulumi.runtime import settings
 from pulumi.runtime.sync_await import _sync_await
 
-from components import offline
+from offline import engine as offline
 from conftest import ROOT
 
 

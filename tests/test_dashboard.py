@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bench.synthetic_cluster import SyntheticPrometheus
-from components import alerting
+from components.alerting import rules as alerting
 from conftest import ROOT
 from dashboards import infrastructure
 
@@ -106,7 +106,7 @@ def test_cost_stat_uses_the_stack_price_table(board, prod):
 
 
 def test_render_writes_the_dashboard_json(tmp_path, prod):
-    from components import render
+    from offline import render
 
     render.write(prod, tmp_path)
     written = json.loads((tmp_path / "dashboards" / f"{infrastructure.UID}.json").read_text())

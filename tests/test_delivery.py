@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from components import offline
+from offline import engine as offline
 from conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import offline
+from offline import engine as offline
 from conftest import ROOT, STACKS
 
 POOL = "scaleway:kubernetes/pool:Pool"
@@ -76,7 +76,8 @@ def test_permanent_pool_is_fixed_and_labelled(renders, stack):
     assert pool.inputs["autoscaling"] is False and pool.inputs["autohealing"] is True
     assert pool.inputs["size"] == pool.inputs["minSize"] == pool.inputs["maxSize"] == 1.0
     assert pool.inputs["labels"] == {"platform.trading/pool": "permanent"}
-    assert pool.inputs["name"] == "permanent"  # the dashboards select nodes by this name
+    # The dashboards select nodes by the pool name in the node name (node=~".*permanent.*").
+    assert pool.inputs["name"] == f"permanent-{pool.inputs['nodeType'].lower()}"
 
 
 @pytest.mark.parametrize("stack,max_size", [("prod", 3.0), ("dev", 1.0)])
@@ -86,7 +87,7 @@ def test_compute_pool_scales_to_zero_and_is_tainted(renders, stack, max_size):
     assert pool.inputs["minSize"] == 0.0 and pool.inputs["size"] == 0.0  # terraform-provider-scaleway#4196
     assert pool.inputs["maxSize"] == max_size
     assert pool.inputs["taints"] == [{"key": "platform.trading/workload", "value": "batch", "effect": "NoSchedule"}]
-    assert pool.inputs["name"] == "compute"
+    assert pool.inputs["name"] == f"compute-{pool.inputs['nodeType'].lower()}"
     assert pool.ignore_changes == ["size"]
 
 
@@ -159,7 +160,7 @@ def test_buckets_are_private_expiring_and_protected_in_prod(renders, stack, prot
     assert set(buckets) == {"storage-loki", "storage-tempo"}
     for purpose, days in retention_days.items():
         bucket = buckets[f"storage-{purpose}"]
-        assert bucket.inputs["name"] == f"trading-{config['environment']}-{purpose}"
+        assert bucket.inputs["name"] == f"trading-{config['environment']}-{purpose}-{config['bucketSuffix']}"
         assert bucket.inputs["acl"] == "private" and bucket.inputs["forceDestroy"] is False
         [rule] = bucket.inputs["lifecycleRules"]
         assert rule["enabled"] is True and rule["expiration"]["days"] == days + 7
@@ -179,22 +180,41 @@ def test_bucket_credential_is_scoped_and_secret(prod):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_cost_estimate_from_the_stack_price_table(renders, stack):
-    config = stack_yaml(stack)
-    prices = config["prices"]
-    node = prices["nodeTypes"]
-    hosts = config.get("criticalPathHosts", [])
-    low_latency = config.get("lowLatencyPoolSize", 1) * node[config["lowLatencyPoolNodeType"]] \
-        if config.get("lowLatencyPoolEnabled") else 0.0
-    fixed = (config["permanentPoolSize"] * node[config["permanentPoolNodeType"]] + low_latency
-             + sum(prices["offers"][h["offer"]] for h in hosts) + prices["publicGateway"])
-    compute = node[config["computePoolNodeType"]]
-    cost = renders[stack].outputs["estimated_cost_eur_per_hour"]
-    assert cost["prices_read_on"] == prices["readOn"]
-    assert cost["idle"] == pytest.approx(fixed + config["computePoolMinSize"] * compute, abs=1e-3)
-    assert cost["busy"] == pytest.approx(fixed + config["computePoolMaxSize"] * compute, abs=1e-3)
-    assert cost["compute_per_active_node"] == pytest.approx(compute)
-    assert set(cost["bare_metal_hosts"]) == {h["role"] for h in hosts}
+def test_cost_estimate_counts_everything_that_bills(renders, stack):
+    """Recomputed from the price file and the rendered resources, not from the cost module."""
+    prices = yaml.safe_load((ROOT / "components" / "scaleway" / "prices.yaml").read_text())
+    hourly = {**prices["hourly"]["nodeTypes"], **prices["hourly"]["offers"],
+              **{k: v for k, v in prices["hourly"].items() if k not in ("nodeTypes", "offers")}}
+    result = renders[stack]
+    fixed = 0.0
+    for pool in result.of_type(POOL):
+        if not pool.inputs["autoscaling"]:
+            fixed += pool.inputs["size"] * hourly[pool.inputs["nodeType"]]["eur"]
+    servers = result.of_type("scaleway:elasticmetal/server:Server")
+    for server in servers:  # the mocks name an offer id "offer-<name>"
+        fixed += hourly[server.inputs["offer"].removeprefix("offer-")]["eur"] + hourly["privateNetworkOption"]["eur"]
+    fixed += sum(hourly[k]["eur"] * len(result.of_type(t)) for k, t in (
+        ("publicGateway", "scaleway:network/publicGateway:PublicGateway"),
+        ("publicGatewayIp", "scaleway:network/publicGatewayIp:PublicGatewayIp"),
+        ("loadBalancer", "scaleway:loadbalancers/loadBalancer:LoadBalancer")))
+    cost = result.outputs["estimated_cost_eur_per_hour"]
+    volumes = sum(cost["volumes_gib"].values())
+    fixed += volumes * prices["perGiBMonth"]["blockStorage"]["eur"] / 730
+    [compute] = [p for p in result.of_type(POOL) if p.inputs["autoscaling"]]
+    per_node = hourly[compute.inputs["nodeType"]]["eur"]
+    assert cost["idle"] == pytest.approx(fixed + compute.inputs["minSize"] * per_node, abs=1e-3)
+    assert cost["busy"] == pytest.approx(fixed + compute.inputs["maxSize"] * per_node, abs=1e-3)
+    # Every price quoted carries its source and read date; hand-entered ones are flagged.
+    for name, price in cost["prices"].items():
+        assert price["source"] and len(price["read_on"]) == 10, name
+    assert set(cost["unverified_prices"]) == {n for n, p in cost["prices"].items() if not p["verified"]}
+    assert cost["volumes_gib"]["prometheus"] == int(stack_yaml(stack).get("prometheusVolumeSize", "10GiB")[:-3])
+
+
+def test_spec_price_is_not_taken_for_the_list_price():
+    """Field notes (Nov 2026): POP2-HC-8C-16G listed at 0.2128 EUR/h in fr-par-2; 0.1644 is the spec's figure."""
+    prices = yaml.safe_load((ROOT / "components" / "scaleway" / "prices.yaml").read_text())
+    assert prices["hourly"]["nodeTypes"]["POP2-HC-8C-16G"]["eur"] == 0.2128
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -210,7 +230,7 @@ def test_no_placeholder_secret_reaches_state_or_outputs_in_plaintext(renders, st
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_files_hold_no_plaintext_secret(stack):
-    from components.config import REQUIRED_SECRETS
+    from components.config import SECRET_KEYS as REQUIRED_SECRETS
 
     raw = stack_yaml(stack)
     for key in REQUIRED_SECRETS:
@@ -218,7 +238,7 @@ def test_stack_files_hold_no_plaintext_secret(stack):
 
 
 def test_render_writes_the_files_it_promises(tmp_path, prod):
-    from components import render
+    from offline import render
 
     written = {p.relative_to(tmp_path).as_posix() for p in render.write(prod, tmp_path)}
     assert {"resources.json", "outputs.json", "alertmanager.yaml", "helm/prometheus-operator-crds.yaml",

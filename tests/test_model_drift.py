@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components import grafana as grafana_objects
+from components.observability import grafana as grafana_objects
 from conftest import ROOT
 
 SCHEMA = (ROOT / "rules" / "grafana" / "finetune_results.schema.sql").read_text()

@@ -7,7 +7,10 @@ import json
 import pytest
 import yaml
 
-from components import alerting, offline, sizing
+from components.alerting import rules as alerting
+from components.observability import sizing
+from offline import engine as offline
+from components import preflight
 from components.config import InvalidConfig, load
 from conftest import STACKS
 
@@ -233,7 +236,7 @@ def test_a_permanent_node_too_small_is_a_config_error_naming_the_biggest_consume
                                                        "POP2-HC-8C-16G": {"cpu": 7.6, "memoryGiB": 13.4},
                                                        "POP2-HC-16C-32G": {"cpu": 15.4, "memoryGiB": 28.6}})
     with pytest.raises(InvalidConfig) as caught:
-        load(stack_file.values, stack_file.secret_keys, "prod")
+        preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
     texts = [str(p) for p in caught.value.problems if p.key == "permanentPoolNodeType"]
     assert any("cores requested" in t and "biggest: prometheus 1 cores" in t for t in texts), texts
     assert any("MiB requested" in t and "biggest: prometheus 4096 MiB" in t for t in texts), texts

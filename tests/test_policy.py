@@ -10,7 +10,7 @@ import sys
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
-from components import offline
+from offline import engine as offline
 from conftest import ROOT, STACKS
 
 sys.path.insert(0, str(ROOT / "policy"))

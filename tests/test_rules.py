@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import alerting, render
+from components.alerting import rules as alerting
+from offline import render
 from conftest import ROOT, STACKS, require_tool
 
 RULES = ROOT / "rules"
@@ -120,7 +121,7 @@ def test_every_alert_names_its_object_or_value():
 
 
 def test_runbooks_and_alerts_link_both_ways():
-    from components.grafana import f1_drift_rule
+    from components.observability.grafana import f1_drift_rule
 
     grafana_rules = [f1_drift_rule("https://runbooks.invalid")]
     linked = {r["annotations"]["runbook_url"].rsplit("/", 1)[1] for r in [*alerts().values(), *grafana_rules]}

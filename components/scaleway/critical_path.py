@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumiverse_scaleway import elasticmetal, ipam
 
-from components import cloud_init
+from components.scaleway import host_config
 from components.config import CriticalPathHost, NetworkConfig
 
 PRIVATE_NETWORK_OPTION = "Private Network"
@@ -26,7 +26,7 @@ class CriticalPathHostsArgs:
     network: NetworkConfig
     private_network_id: pulumi.Input[str]
     ssh_key_ids: tuple[str, ...]
-    endpoints: pulumi.Output[cloud_init.HostEndpoints]
+    endpoints: pulumi.Output[host_config.HostEndpoints]
     protect: bool
     tags: list[str]
 
@@ -58,7 +58,7 @@ class CriticalPathHosts(pulumi.ComponentResource):
                 opts=child,
             )
             private_ip = address.address.apply(_bare_address)
-            document = pulumi.Output.all(private_ip, args.endpoints).apply(lambda v, h=host: cloud_init.render(
+            document = pulumi.Output.all(private_ip, args.endpoints).apply(lambda v, h=host: host_config.render(
                 h, v[0], args.network.private_subnet, args.network.ssh_allow_list, v[1]))
             server = elasticmetal.Server(
                 f"{name}-{host.role}",

@@ -1,8 +1,8 @@
 """Offline render: run the real program for a stack under Pulumi's mock engine and write what
 it would declare to ``build/<stack>/``.  No cloud credentials, no network, no Pulumi CLI.
 
-    python -m components.render prod          # one stack
-    python -m components.render --all         # every Pulumi.<stack>.yaml
+    python -m offline prod          # one stack
+    python -m offline --all         # every Pulumi.<stack>.yaml
 
 Written files:
     resources.json          every resource: type, name, parent, protect, ignoreChanges, inputs
@@ -26,8 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from components import offline
-from components.config import InvalidConfig, load
+from components import preflight
+from components.config import InvalidConfig
+from offline import engine as offline
 
 BUILD = offline.ROOT / "build"
 
@@ -86,6 +87,15 @@ def _table(result: offline.RenderResult, written: list[Path], out: Path) -> str:
     width = max(len(t) for t in counts)
     lines = [f"stack {result.stack}: {len(result.resources)} resources", ""]
     lines += [f"  {t.ljust(width)}  {n:>3}" for t, n in sorted(counts.items())]
+    cost = result.outputs.get("estimated_cost_eur_per_hour") or {}
+    if cost:
+        lines += ["", f"estimated cost: {cost['idle']:.4f} EUR/h idle (compute pool at its minimum), "
+                      f"{cost['busy']:.4f} EUR/h busy (at its maximum); "
+                      f"about {cost['idle'] * 730:.0f} to {cost['busy'] * 730:.0f} EUR a month, excluding VAT and "
+                      f"{', '.join(cost['not_estimated'])}"]
+        if cost["unverified_prices"]:
+            lines.append(f"  prices not re-read from Scaleway's API (see components/scaleway/prices.yaml): "
+                         f"{', '.join(cost['unverified_prices'])}")
     lines += ["", f"files written to {out.relative_to(offline.ROOT)}/:"]
     lines += [f"  {p.relative_to(out)}  ({p.stat().st_size:,} bytes)" for p in written]
     return "\n".join(lines)
@@ -95,7 +105,7 @@ def render(stack: str) -> int:
     try:
         stack_file = offline.read_stack_file(stack)
         # Validate first, so a user mistake reads as a list of problems, not a traceback.
-        load(stack_file.values, stack_file.secret_keys, stack)
+        preflight.validate(stack_file.values, stack_file.secret_keys, stack)
     except FileNotFoundError as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
@@ -117,7 +127,7 @@ def render(stack: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m components.render", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__.split("\n")[0])
     parser.add_argument("stack", nargs="?", help=f"stack to render ({', '.join(offline.stack_names())})")
     parser.add_argument("--all", action="store_true", help="render every Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)

@@ -10,16 +10,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumiverse_scaleway import kubernetes as kapsule
 
 from components.config import ClusterConfig, NetworkConfig, PoolConfig
-
-POOL_LABEL = "platform.trading/pool"
-BATCH_TAINT = {"key": "platform.trading/workload", "value": "batch", "effect": "NoSchedule"}
+from components.topology import BATCH_TAINT, LOW_LATENCY_TAINT, POOL_LABEL
 
 # Kubelet arguments of the low-latency pool.  Kapsule accepts only the kubelet arguments its
 # API lists per Kubernetes version (`scw k8s version get <v> -o json`, available_kubelet_args);
@@ -36,8 +33,12 @@ class ClusterArgs:
     cluster: ClusterConfig
     permanent_pool: PoolConfig
     compute_pool: PoolConfig
-    low_latency_pool: Optional[PoolConfig]
+    low_latency_pool: PoolConfig | None
     private_network_id: pulumi.Input[str]
+    # Pools have no public IP: their egress is the Public Gateway, which must be attached to
+    # the private network before the cluster is created (the API refuses otherwise).
+    gateway_network: pulumi.Resource
+    protect: bool  # prod: the cluster and the permanent pool
     tags: list[str]
 
 
@@ -82,26 +83,34 @@ class Cluster(pulumi.ComponentResource):
                 skip_nodes_with_local_storage=False,
             ),
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[args.gateway_network]),
         )
 
         self.permanent_pool = self._pool(
             name, "permanent", args.permanent_pool, args,
             autohealing=True, labels={POOL_LABEL: "permanent"}, taints=[],
+            # One node runs Prometheus and Alertmanager: an upgrade adds the new node first and
+            # drains the old one after (the default, surge 0 / unavailable 1, takes it down).
+            upgrade_policy=kapsule.PoolUpgradePolicyArgs(max_surge=1, max_unavailable=0),
+            extra_opts=pulumi.ResourceOptions(protect=args.protect),
         )
+        # "A mutualized cluster cannot have less than 1 node": the pools that may start empty
+        # are created once the permanent pool has its nodes.
+        after_permanent = [self.permanent_pool]
         self.compute_pool = self._pool(
             name, "compute", args.compute_pool, args,
             autohealing=True, labels={POOL_LABEL: "compute"}, taints=[BATCH_TAINT],
             # The autoscaler owns the size once the pool exists.
-            extra_opts=pulumi.ResourceOptions(ignore_changes=["size"]),
+            extra_opts=pulumi.ResourceOptions(ignore_changes=["size"], depends_on=after_permanent),
         )
         self.low_latency_pool = None
         if args.low_latency_pool is not None:
             self.low_latency_pool = self._pool(
                 name, "low-latency", args.low_latency_pool, args,
                 autohealing=True, labels={POOL_LABEL: "low-latency", "latency": "low"},
-                taints=[{"key": "platform.trading/latency", "value": "low", "effect": "NoSchedule"}],
+                taints=[LOW_LATENCY_TAINT],
                 kubelet_args=LOW_LATENCY_KUBELET_ARGS,
+                extra_opts=pulumi.ResourceOptions(depends_on=after_permanent),
             )
 
         kubeconfig = self.cluster.kubeconfigs.apply(lambda kcs: kcs[0].config_file if kcs else "")
@@ -120,14 +129,17 @@ class Cluster(pulumi.ComponentResource):
         })
 
     def _pool(self, name: str, role: str, pool: PoolConfig, args: ClusterArgs, *, autohealing: bool,
-              labels: dict, taints: list, kubelet_args: Optional[dict] = None,
-              extra_opts: Optional[pulumi.ResourceOptions] = None) -> kapsule.Pool:
+              labels: dict[str, str], taints: list[dict[str, str]], kubelet_args: dict[str, str] | None = None,
+              upgrade_policy: kapsule.PoolUpgradePolicyArgs | None = None,
+              extra_opts: pulumi.ResourceOptions | None = None) -> kapsule.Pool:
         opts = pulumi.ResourceOptions(parent=self)
         if extra_opts is not None:
             opts = pulumi.ResourceOptions.merge(opts, extra_opts)
         return kapsule.Pool(
             f"{name}-{role}",
-            name=role,
+            # The node type is in the name: changing it replaces the pool create-before-delete
+            # (a second pool of the same name would be refused), so workloads move, not stop.
+            name=f"{role}-{pool.node_type.lower()}",
             cluster_id=self.cluster.id,
             region=args.network.region,
             zone=args.network.zone,
@@ -146,6 +158,7 @@ class Cluster(pulumi.ComponentResource):
             labels=labels,
             taints=[kapsule.PoolTaintArgs(**t) for t in taints],
             kubelet_args=kubelet_args,
+            upgrade_policy=upgrade_policy,
             wait_for_pool_ready=pool.size > 0,
             tags=args.tags + [f"pool={role}"],
             opts=opts,

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import yaml
 
 from components.config import CriticalPathHost
-
-NODE_EXPORTER_PORT = 9100
+from components.topology import NODE_EXPORTER_PORT
 
 
 @dataclass(frozen=True)

@@ -22,25 +22,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import sizing
-from components.config import ObservabilityConfig, NetworkConfig
-from components.kubernetes_objects import Chart, helm_release, secret
-from components.monitoring import EVERY_NODE_TOLERATIONS, PERMANENT
-from components.storage import duration_days
-
-GRAFANA_COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
-LOKI = Chart("loki", "18.11.0", GRAFANA_COMMUNITY_REPO)                     # app 3.7.6
-ALLOY = Chart("alloy", "1.11.1", "https://grafana.github.io/helm-charts")   # app v1.18.1
-S3_SECRET = "telemetry-s3"
-LOKI_URL = "http://loki.monitoring.svc:3100"
-LOKI_PUSH_URL = f"{LOKI_URL}/loki/api/v1/push"
-
-
-def hours(duration: str) -> str:
-    """Loki's retention_period wants hours: 31d -> 744h."""
-    if duration.endswith("h"):
-        return duration
-    return f"{duration_days(duration) * 24}h"
+from components import pins
+from components.cluster_base.releases import helm_release, secret
+from components.config import NetworkConfig, ObservabilityConfig, retention_hours
+from components.observability import sizing
+from components.topology import (
+    EVERY_NODE_TOLERATIONS,
+    LOKI_PUSH_URL,
+    LOKI_RELEASE,
+    LOKI_URL,
+    PERMANENT_NODES,
+    TELEMETRY_S3_SECRET,
+)
 
 
 def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
@@ -60,7 +53,7 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
                        "s3ForcePathStyle": False, "insecure": False},
             },
             "limits_config": {
-                "retention_period": hours(obs.loki_retention),
+                "retention_period": retention_hours(obs.loki_retention),
                 "ingestion_rate_mb": 8,
                 "ingestion_burst_size_mb": 16,
                 "reject_old_samples": True,
@@ -76,10 +69,10 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
         "singleBinary": {
             "replicas": 1,
             "extraArgs": ["-config.expand-env=true"],
-            "extraEnvFrom": [{"secretRef": {"name": S3_SECRET}}],
+            "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
             "persistence": {"enabled": True, "size": "10Gi", "storageClass": obs.storage_class},
             "resources": sizing.resources("loki"),
-            "nodeSelector": PERMANENT,
+            "nodeSelector": PERMANENT_NODES,
         },
         "read": {"replicas": 0},
         "write": {"replicas": 0},
@@ -166,14 +159,14 @@ class LogsArgs:
 class Logs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Logs", name, None, opts)
-        self.s3_secret = secret(f"{name}-s3", S3_SECRET, args.namespace,
+        self.s3_secret = secret(f"{name}-s3", TELEMETRY_S3_SECRET, args.namespace,
                                 {"S3_ACCESS_KEY_ID": args.s3_access_key, "S3_SECRET_ACCESS_KEY": args.s3_secret_key},
                                 parent=self, provider=args.provider)
         self.loki = helm_release(
-            f"{name}-loki", "loki", LOKI, args.namespace,
+            f"{name}-loki", LOKI_RELEASE, pins.chart("loki"), args.namespace,
             pulumi.Output.from_input(args.bucket).apply(lambda b: loki_values(args.observability, args.network, b)),
             parent=self, provider=args.provider, depends_on=[self.s3_secret, *args.depends_on])
-        self.alloy = helm_release(f"{name}-alloy", "alloy", ALLOY, args.namespace, alloy_values(),
+        self.alloy = helm_release(f"{name}-alloy", "alloy", pins.chart("alloy"), args.namespace, alloy_values(),
                                   parent=self, provider=args.provider, depends_on=[self.loki])
         self.loki_url = LOKI_URL
         self.loki_push_url = LOKI_PUSH_URL

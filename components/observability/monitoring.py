@@ -24,25 +24,22 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import sizing
-from components.alerting import ALERTMANAGER_SECRET, ALERTMANAGER_URL, RULE_SELECTOR_LABELS
-from components.cloud_init import NODE_EXPORTER_PORT
-from components.cluster import BATCH_TAINT, POOL_LABEL
+from components import pins
+from components.cluster_base.releases import helm_release, secret
 from components.config import GrafanaConfig, ObservabilityConfig
-from components.kubernetes_objects import Chart, helm_release, secret
-
-REPO = "https://prometheus-community.github.io/helm-charts"
-KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.5.3", REPO)  # app v0.93.1
-RELEASE = "kube-prometheus-stack"
-PERMANENT = {POOL_LABEL: "permanent"}
-# DaemonSets run on every node, tainted pools included.
-EVERY_NODE_TOLERATIONS = [
-    {"key": BATCH_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"},
-    {"key": "platform.trading/latency", "operator": "Exists", "effect": "NoSchedule"},
-]
-CRITICAL_PATH_JOB = "critical-path-node-exporter"
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-PROMETHEUS_URL = f"http://{RELEASE}-prometheus.monitoring.svc:9090"
+from components.observability import sizing
+from components.topology import (
+    ALERTMANAGER_CONFIG_SECRET,
+    ALERTMANAGER_URL,
+    CRITICAL_PATH_JOB,
+    EVERY_NODE_TOLERATIONS,
+    GRAFANA_ADMIN_SECRET,
+    KUBE_PROMETHEUS_STACK_RELEASE,
+    NODE_EXPORTER_PORT,
+    PERMANENT_NODES,
+    PROMETHEUS_URL,
+    RULE_SELECTOR_LABELS,
+)
 
 
 def volume_claim(storage_class: str, size: str) -> dict:
@@ -78,7 +75,7 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
         "windowsMonitoring": {"enabled": False},
         "prometheusOperator": {
             "resources": sizing.resources("prometheus-operator"),
-            "nodeSelector": PERMANENT,
+            "nodeSelector": PERMANENT_NODES,
             "prometheusConfigReloader": {"resources": sizing.resources("config-reloader")},
         },
         "prometheus": {"prometheusSpec": {
@@ -97,18 +94,18 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
             "storageSpec": {"volumeClaimTemplate": volume_claim(sc, obs.prometheus_volume_size)},
             "additionalScrapeConfigs": critical_path_scrape_config(private_ips),
             "resources": sizing.resources("prometheus"),
-            "nodeSelector": PERMANENT,
+            "nodeSelector": PERMANENT_NODES,
         }},
         "alertmanager": {
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
             "alertmanagerSpec": {
                 # Two replicas gossip the notification log: a restart neither loses nor doubles a page.
                 "replicas": sizing.PERMANENT_POOL["alertmanager"].replicas,
-                "configSecret": ALERTMANAGER_SECRET,
+                "configSecret": ALERTMANAGER_CONFIG_SECRET,
                 "externalUrl": f"https://{grafana.domain}/alertmanager",
                 "storage": {"volumeClaimTemplate": volume_claim(sc, "2GiB")},
                 "resources": sizing.resources("alertmanager"),
-                "nodeSelector": PERMANENT,
+                "nodeSelector": PERMANENT_NODES,
             },
         },
         "grafana": {
@@ -134,9 +131,9 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
                 "analytics": {"check_for_updates": False, "reporting_enabled": False},
             },
             "resources": sizing.resources("grafana"),
-            "nodeSelector": PERMANENT,
+            "nodeSelector": PERMANENT_NODES,
         },
-        "kube-state-metrics": {"resources": sizing.resources("kube-state-metrics"), "nodeSelector": PERMANENT},
+        "kube-state-metrics": {"resources": sizing.resources("kube-state-metrics"), "nodeSelector": PERMANENT_NODES},
         "prometheus-node-exporter": {
             "resources": sizing.resources("node-exporter"),
             "tolerations": EVERY_NODE_TOLERATIONS,
@@ -169,7 +166,8 @@ class Monitoring(pulumi.ComponentResource):
         release_values = pulumi.Output.from_input(args.critical_path_ips).apply(
             lambda ips: values(args.environment, args.observability, args.grafana, ips))
         # Grafana's volume and the operator's webhooks can take minutes on a fresh cluster.
-        self.release = helm_release(f"{name}-kube-prometheus-stack", RELEASE, KUBE_PROMETHEUS_STACK, args.namespace,
+        self.release = helm_release(f"{name}-kube-prometheus-stack", KUBE_PROMETHEUS_STACK_RELEASE,
+                                    pins.chart("kube-prometheus-stack"), args.namespace,
                                     release_values, parent=self, provider=args.provider,
                                     depends_on=[self.grafana_admin, *args.depends_on], timeout=900)
         self.prometheus_url = PROMETHEUS_URL

@@ -19,6 +19,7 @@ from components.config import NetworkConfig
 class NetworkArgs:
     prefix: str
     config: NetworkConfig
+    protect: bool  # prod: the network, the gateway and its IP, the reserved addresses
     tags: list[str]
 
 
@@ -26,10 +27,13 @@ class Network(pulumi.ComponentResource):
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:infra:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Address-bearing: the private network (every private IP), the gateway's public IP (the
+        # egress address trading venues whitelist) and the reserved telemetry address.
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
         cfg = args.config
 
         self.vpc = network.Vpc(f"{name}-vpc", name=f"{args.prefix}-vpc", region=cfg.region,
-                               tags=args.tags, opts=child)
+                               tags=args.tags, opts=kept)
         self.private_network = network.PrivateNetwork(
             f"{name}-private",
             name=f"{args.prefix}-private",
@@ -37,9 +41,9 @@ class Network(pulumi.ComponentResource):
             region=cfg.region,
             ipv4_subnet=network.PrivateNetworkIpv4SubnetArgs(subnet=cfg.private_subnet),
             tags=args.tags,
-            opts=child,
+            opts=kept,
         )
-        self.gateway_ip = network.PublicGatewayIp(f"{name}-gateway-ip", zone=cfg.zone, tags=args.tags, opts=child)
+        self.gateway_ip = network.PublicGatewayIp(f"{name}-gateway-ip", zone=cfg.zone, tags=args.tags, opts=kept)
         self.gateway = network.PublicGateway(
             f"{name}-gateway",
             name=f"{args.prefix}-gateway",
@@ -68,7 +72,7 @@ class Network(pulumi.ComponentResource):
             sources=[ipam.IpSourceArgs(private_network_id=self.private_network.id)],
             region=cfg.region,
             tags=args.tags + ["purpose=telemetry-gateway"],
-            opts=child,
+            opts=kept,
         )
         self.telemetry_gateway_address = self.telemetry_gateway_ip.address.apply(lambda cidr: cidr.split("/")[0])
         self.private_network_id = self.private_network.id

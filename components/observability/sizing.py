@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config import Problem, StackConfig, size_in_bytes
+
 CAPACITY_LIMIT = 0.80  # of the permanent pool's allocatable CPU and memory
 
 
@@ -70,7 +72,7 @@ class Usage:
     cpu_allocatable: float
     memory_requested_mib: float
     memory_allocatable_mib: float
-    by_workload: dict  # name -> (cpu, memory MiB) across replicas
+    by_workload: dict[str, tuple[float, int]]  # name -> (cpu, memory MiB) across replicas
 
     @property
     def cpu_ratio(self) -> float:
@@ -87,7 +89,7 @@ class Usage:
 
 
 def permanent_pool_usage(nodes: int, cpu_per_node: float, memory_gib_per_node: float) -> Usage:
-    by_workload = {}
+    by_workload: dict[str, tuple[float, int]] = {}
     for w in _TABLE:
         copies = nodes if w.daemonset else w.replicas
         by_workload[w.name] = (round(w.cpu_request * copies, 3), w.memory_request * copies)
@@ -100,7 +102,7 @@ def permanent_pool_usage(nodes: int, cpu_per_node: float, memory_gib_per_node: f
     )
 
 
-def permanent_pool_summary(cfg) -> dict:
+def permanent_pool_summary(cfg: StackConfig) -> dict:
     """The permanent pool's requested share, as the stack output ``permanent_pool_requests``."""
     node = cfg.node_allocatable[cfg.permanent_pool.node_type]
     usage = permanent_pool_usage(cfg.permanent_pool.size, node.cpu, node.memory_gib)
@@ -111,3 +113,41 @@ def permanent_pool_summary(cfg) -> dict:
         "memory_percent": round(100 * usage.memory_ratio, 1),
         "limit_percent": round(100 * CAPACITY_LIMIT),
     }
+
+
+# Persistent volumes the observability layer claims (GiB), for the cost estimate.  Prometheus's
+# size comes from config; the rest are fixed in the components' values.
+FIXED_VOLUMES_GIB = {"alertmanager": 2 * PERMANENT_POOL["alertmanager"].replicas, "grafana": 10, "loki": 10,
+                     "tempo": 10}
+
+
+def volumes_gib(cfg: StackConfig) -> dict[str, int]:
+    return {"prometheus": -(-size_in_bytes(cfg.observability.prometheus_volume_size) // 1024**3),
+            **FIXED_VOLUMES_GIB}
+
+
+def capacity_problems(cfg: StackConfig) -> list[Problem]:
+    """Everything pinned to the permanent pool must fit in 80% of its allocatable resources."""
+    pool = cfg.permanent_pool
+    if not pool.node_type:
+        return []
+    node = cfg.node_allocatable.get(pool.node_type)
+    if node is None:
+        return [Problem("permanentPoolNodeType", repr(pool.node_type),
+                        f"a node type listed in nodeAllocatable ({', '.join(cfg.node_allocatable) or 'empty'})")]
+    usage = permanent_pool_usage(pool.size, node.cpu, node.memory_gib)
+    limit = f"{CAPACITY_LIMIT:.0%}"
+    problems = []
+    if usage.cpu_ratio > CAPACITY_LIMIT:
+        problems.append(Problem(
+            "permanentPoolNodeType", repr(pool.node_type),
+            f"a node type (or a larger permanentPoolSize) whose allocatable CPU covers the requests: "
+            f"{usage.cpu_requested:g} of {usage.cpu_allocatable:g} cores requested = {usage.cpu_ratio:.0%}, "
+            f"over {limit}; biggest: {usage.biggest(0)}"))
+    if usage.memory_ratio > CAPACITY_LIMIT:
+        problems.append(Problem(
+            "permanentPoolNodeType", repr(pool.node_type),
+            f"a node type (or a larger permanentPoolSize) whose allocatable memory covers the requests: "
+            f"{usage.memory_requested_mib:g} of {usage.memory_allocatable_mib:g} MiB requested = "
+            f"{usage.memory_ratio:.0%}, over {limit}; biggest: {usage.biggest(1)}"))
+    return problems

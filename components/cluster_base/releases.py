@@ -1,21 +1,14 @@
-"""The two Kubernetes objects every observability component declares the same way."""
+"""How every component releases a pinned chart and an Opaque Secret: the same way each time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-
-@dataclass(frozen=True)
-class Chart:
-    """A chart pinned to one version, from its home repository."""
-
-    name: str
-    version: str
-    repo: str
+from components.pins import Chart
 
 
 def helm_release(resource_name: str, release: str, chart: Chart, namespace: pulumi.Input[str], values: Any,

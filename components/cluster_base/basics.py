@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes_objects import Chart, helm_release
+from components import pins
+from components.cluster_base.releases import helm_release
+from components.topology import HIGH_PRIORITY_CLASS
 
-# app v0.93.1, the operator of kube-prometheus-stack 88.5.3
-PROMETHEUS_OPERATOR_CRDS = Chart("prometheus-operator-crds", "31.0.1",
-                                 "https://prometheus-community.github.io/helm-charts")
 HIGH_PRIORITY_VALUE = 1_000_000
 
 
@@ -46,14 +45,14 @@ class ClusterBasics(pulumi.ComponentResource):
         }
         self.high_priority = k8s.scheduling.v1.PriorityClass(
             f"{name}-high-priority",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name="high-priority"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=HIGH_PRIORITY_CLASS),
             value=HIGH_PRIORITY_VALUE,
             global_default=False,
             description="High priority for HFT support services (spec 001).",
             opts=child,
         )
         self.prometheus_operator_crds = helm_release(
-            f"{name}-prometheus-operator-crds", "prometheus-operator-crds", PROMETHEUS_OPERATOR_CRDS,
+            f"{name}-prometheus-operator-crds", "prometheus-operator-crds", pins.chart("prometheus-operator-crds"),
             self.namespaces[args.monitoring_namespace].metadata.name, {}, parent=self, provider=args.provider)
         self.monitoring_namespace = self.namespaces[args.monitoring_namespace].metadata.name
         self.register_outputs({"monitoring_namespace": self.monitoring_namespace})

@@ -1,23 +1,44 @@
-"""The stack's configuration: read once, validated as a whole, frozen.
+"""Validation of a stack's raw configuration: every problem at once, before any resource.
 
-Every key the program reads is listed in ``KEYS`` below; defaults live in
-``Pulumi.yaml`` (the Pulumi CLI applies them, and the offline render merges
-them the same way), so this module never invents a value.  ``load`` collects
-every problem before it gives up, so that a user fixing a stack file sees all
-of them at once, each naming the key, the bad value and what is allowed.
+Each problem names the key, the value (never a secret's) and what is allowed.  Keys come from
+``schema.KEYS``; any other key in the project's namespace is a problem too, with the closest
+known key as a suggestion (Pulumi itself never checks project keys).  Checks that need facts
+outside config (prices, Kubernetes versions, capacity) run as ``checks`` after the model is
+built (components/preflight.py), so their problems join the same report.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
-from components import sizing
-
-PROJECT = "trading-platform"
+from components.config import schema
+from components.config.model import (
+    PROJECT,
+    AlertingConfig,
+    AutoscalerConfig,
+    ClusterConfig,
+    CriticalPathHost,
+    GrafanaConfig,
+    InvalidConfig,
+    NetworkConfig,
+    NodeAllocatable,
+    ObservabilityConfig,
+    PoolConfig,
+    Problem,
+    SecretValue,
+    Secrets,
+    StackConfig,
+    format_cpu_list,
+    is_size,
+    parse_cpu_list,
+    shown,
+    size_in_bytes,
+)
 
 # Scaleway regions and the zones in them (https://www.scaleway.com/en/docs/account/reference-content/products-availability/).
 ZONES_BY_REGION: dict[str, tuple[str, ...]] = {
@@ -28,250 +49,32 @@ ZONES_BY_REGION: dict[str, tuple[str, ...]] = {
 WEEKDAYS = ("any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ROLES = ("market-data", "strategy", "order-management")
 AUTOSCALER_EXPANDERS = ("random", "most_pods", "least_waste", "priority", "price")
-# Secrets that must be present for the stack to deploy.  They are read as
-# plaintext only to validate them, and leave this module wrapped as Pulumi secrets.
-REQUIRED_SECRETS = (
-    "slackWebhookUrl",
-    "pagerdutyRoutingKey",
-    "smsBridgeUrl",
-    "heartbeatUrl",
-    "grafanaPostgresPassword",
-)
 
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-_SIZE = re.compile(r"^([0-9]+)(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
-_SIZE_FACTORS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4,
-                 "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_CPU_LIST = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _K8S_VERSION = re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$")
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_BUCKET_SUFFIX = re.compile(r"^[a-z0-9]{8,16}$")
 
-
-class InvalidConfig(Exception):
-    """Raised with every problem found in a stack's configuration."""
-
-    def __init__(self, stack: str, problems: list["Problem"]):
-        self.stack = stack
-        self.problems = problems
-        super().__init__(self.report())
-
-    def report(self) -> str:
-        lines = [f"stack '{self.stack}': {len(self.problems)} configuration problem(s):"]
-        lines += [f"  - {p}" for p in self.problems]
-        lines.append("Fix them with `pulumi config set [--secret] <key> <value>` or in the stack file.")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    value: str
-    allowed: str
-
-    def __str__(self) -> str:
-        return f"{PROJECT}:{self.key} = {self.value}: {self.allowed}"
-
-
-class SecretValue:
-    """A secret read from config: never printed, handed to Pulumi as a secret."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def __repr__(self) -> str:
-        return "SecretValue([secret])"
-
-    __str__ = __repr__
-
-    def output(self):
-        import pulumi
-
-        return pulumi.Output.secret(self._value)
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    region: str
-    zone: str
-    private_subnet: str
-    pod_cidr: str
-    service_cidr: str
-    ssh_allow_list: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AutoscalerConfig:
-    scale_down_delay_after_add: str
-    scale_down_unneeded_time: str
-    expander: str
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    kubernetes_version: str
-    auto_upgrade: bool
-    maintenance_day: str
-    maintenance_start_hour: int
-    autoscaler: AutoscalerConfig
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    node_type: str
-    size: int
-    min_size: int
-    max_size: int
-    autoscaling: bool
-
-
-@dataclass(frozen=True)
-class CriticalPathHost:
-    role: str
-    offer: str
-    os_name: str
-    os_version: str
-    cores: int
-    isolated_cores: tuple[int, ...]
-    hugepages_1g: int
-
-    @property
-    def isolated_list(self) -> str:
-        return format_cpu_list(self.isolated_cores)
-
-    @property
-    def housekeeping_cores(self) -> tuple[int, ...]:
-        return tuple(c for c in range(self.cores) if c not in self.isolated_cores)
-
-    @property
-    def housekeeping_list(self) -> str:
-        return format_cpu_list(self.housekeeping_cores)
-
-
-@dataclass(frozen=True)
-class ObservabilityConfig:
-    prometheus_retention: str
-    prometheus_retention_size: str
-    prometheus_volume_size: str
-    loki_retention: str
-    tempo_retention: str
-    storage_class: str
-    external_probes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class NodeAllocatable:
-    cpu: float
-    memory_gib: float
-
-
-@dataclass(frozen=True)
-class AlertingConfig:
-    slack_channel: str
-    on_call_primary: str
-    on_call_secondary: str
-    runbook_base_url: str
-
-
-@dataclass(frozen=True)
-class GrafanaConfig:
-    domain: str
-    acme_email: str
-    postgres_host: str
-    postgres_user: str
-    postgres_database: str
-
-
-@dataclass(frozen=True)
-class PriceTable:
-    read_on: str
-    node_types: Mapping[str, float]
-    offers: Mapping[str, float]
-    public_gateway: float
-
-
-@dataclass(frozen=True)
-class Secrets:
-    slack_webhook_url: SecretValue
-    pagerduty_routing_key: SecretValue
-    sms_bridge_url: SecretValue
-    heartbeat_url: SecretValue
-    grafana_postgres_password: SecretValue
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    stack: str
-    environment: str
-    protect_stateful: bool
-    network: NetworkConfig
-    cluster: ClusterConfig
-    permanent_pool: PoolConfig
-    compute_pool: PoolConfig
-    low_latency_pool: Optional[PoolConfig]
-    critical_path_hosts: tuple[CriticalPathHost, ...]
-    ssh_key_ids: tuple[str, ...]
-    workload_namespaces: tuple[str, ...]
-    observability: ObservabilityConfig
-    alerting: AlertingConfig
-    grafana: GrafanaConfig
-    prices: PriceTable
-    node_allocatable: Mapping[str, NodeAllocatable]
-    secrets: Secrets = field(repr=False)
-
-
-# ---------------------------------------------------------------- parsing
-
-def parse_cpu_list(text: str) -> tuple[int, ...]:
-    """``"2-7,10"`` -> ``(2, 3, 4, 5, 6, 7, 10)``; raises ValueError."""
-    if not _CPU_LIST.match(text):
-        raise ValueError(text)
-    cores: set[int] = set()
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        first, last = int(lo), int(hi or lo)
-        if last < first:
-            raise ValueError(text)
-        cores.update(range(first, last + 1))
-    return tuple(sorted(cores))
-
-
-def format_cpu_list(cores: tuple[int, ...]) -> str:
-    """The inverse of ``parse_cpu_list``, with ranges collapsed."""
-    runs: list[str] = []
-    for core in sorted(cores):
-        if runs and "-" in runs[-1] and int(runs[-1].split("-")[1]) == core - 1:
-            runs[-1] = f"{runs[-1].split('-')[0]}-{core}"
-        elif runs and "-" not in runs[-1] and int(runs[-1]) == core - 1:
-            runs[-1] = f"{runs[-1]}-{core}"
-        else:
-            runs.append(str(core))
-    return ",".join(runs)
-
-
-def size_in_bytes(text: str) -> int:
-    m = _SIZE.match(text)
-    if not m:
-        raise ValueError(text)
-    return int(m.group(1)) * _SIZE_FACTORS[m.group(2)]
+T = TypeVar("T")
+Check = Callable[[StackConfig], Iterable[Problem]]
 
 
 class _Reader:
     """Reads raw string config, recording problems instead of raising."""
 
-    def __init__(self, raw: Mapping[str, Optional[str]], secret_keys: frozenset[str]):
+    def __init__(self, raw: Mapping[str, str | None], secret_keys: frozenset[str]):
         self.raw = raw
         self.secret_keys = secret_keys
         self.problems: list[Problem] = []
 
     def fail(self, key: str, value: Any, allowed: str) -> None:
-        shown = "[secret]" if key.split("[")[0].split(".")[0] in self.secret_keys else (
-            "(missing)" if value is None else json.dumps(value) if not isinstance(value, str) else repr(value))
-        self.problems.append(Problem(key, shown, allowed))
+        """Record a problem; a secret's value is never shown, encrypted or not."""
+        base = key.split("[")[0].split(".")[0]
+        hidden = base in self.secret_keys or base in schema.SECRET_KEYS
+        self.problems.append(Problem(key, "[secret]" if hidden else shown(value), allowed))
 
     def text(self, key: str, check: Callable[[str], bool] = bool, allowed: str = "a non-empty string") -> str:
         value = self.raw.get(key)
@@ -298,7 +101,7 @@ class _Reader:
             return False
         return str(value).lower() == "true"
 
-    def structured(self, key: str, kind: type, allowed: str):
+    def structured(self, key: str, kind: type[T], allowed: str) -> T:
         value = self.raw.get(key)
         try:
             parsed = json.loads(value) if value is not None else None
@@ -314,8 +117,7 @@ class _Reader:
         if value is None:
             self.fail(key, None, f"required secret: set it with `pulumi config set --secret {key} ...`")
         elif key not in self.secret_keys:
-            self.fail(key, value if not check(value) else "[plaintext]",
-                      f"must be stored encrypted: `pulumi config set --secret {key} ...`")
+            self.fail(key, value, f"must be stored encrypted: `pulumi config set --secret {key} ...`")
         elif not check(value):
             self.fail(key, value, allowed)
         return SecretValue(value or "")
@@ -329,7 +131,7 @@ def _is_name(value: str) -> bool:
     return bool(_NAME.match(value))
 
 
-def _cidr(reader: _Reader, key: str, value: Any) -> Optional[ipaddress.IPv4Network]:
+def _cidr(reader: _Reader, key: str, value: Any) -> ipaddress.IPv4Network | None:
     try:
         return ipaddress.IPv4Network(str(value), strict=True)
     except ValueError:
@@ -367,7 +169,7 @@ def _cluster(r: _Reader) -> ClusterConfig:
     duration = "a duration such as 30s, 10m or 1h (number and unit: ms, s, m, h, d, w, y)"
     return ClusterConfig(
         kubernetes_version=r.text("kubernetesVersion", lambda v: bool(_K8S_VERSION.match(v)),
-                                  "a Kapsule Kubernetes version such as 1.33 or 1.33.4"),
+                                  "a Kapsule Kubernetes version: a minor such as 1.35 or a patch such as 1.35.2"),
         auto_upgrade=r.boolean("autoUpgrade"),
         maintenance_day=r.text("maintenanceDay", lambda v: v in WEEKDAYS, f"one of {', '.join(WEEKDAYS)}"),
         maintenance_start_hour=r.integer("maintenanceStartHour", 0, 23),
@@ -386,7 +188,7 @@ def _node_type(r: _Reader, key: str) -> str:
     return r.text(key, _is_name, "a Scaleway node type name such as PRO2-S (letters, digits, '-', '_', '.')")
 
 
-def _pools(r: _Reader) -> tuple[PoolConfig, PoolConfig, Optional[PoolConfig]]:
+def _pools(r: _Reader) -> tuple[PoolConfig, PoolConfig, PoolConfig | None]:
     size = r.integer("permanentPoolSize", 1, 100)
     permanent = PoolConfig(_node_type(r, "permanentPoolNodeType"), size, size, size, autoscaling=False)
     c_min = r.integer("computePoolMinSize", 0, 100)
@@ -469,16 +271,16 @@ def _observability(r: _Reader) -> ObservabilityConfig:
     size = "a size such as 40GiB or 500MB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
     obs = ObservabilityConfig(
         prometheus_retention=r.text("prometheusRetention", lambda v: bool(_DURATION.match(v)), duration),
-        prometheus_retention_size=r.text("prometheusRetentionSize", lambda v: bool(_SIZE.match(v)), size),
-        prometheus_volume_size=r.text("prometheusVolumeSize", lambda v: bool(_SIZE.match(v)), size),
+        prometheus_retention_size=r.text("prometheusRetentionSize", is_size, size),
+        prometheus_volume_size=r.text("prometheusVolumeSize", is_size, size),
         loki_retention=r.text("lokiRetention", lambda v: bool(_DURATION.match(v)), duration),
         tempo_retention=r.text("tempoRetention", lambda v: bool(_DURATION.match(v)), duration),
         storage_class=r.text("storageClass", lambda v: bool(re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", v)),
                              "a Kubernetes StorageClass name such as sbs-default"),
         external_probes=_probes(r),
     )
-    if _SIZE.match(obs.prometheus_retention_size) and _SIZE.match(obs.prometheus_volume_size):
-        if size_in_bytes(obs.prometheus_retention_size) > 0.9 * size_in_bytes(obs.prometheus_volume_size):
+    sizes = (obs.prometheus_retention_size, obs.prometheus_volume_size)
+    if all(map(is_size, sizes)) and size_in_bytes(sizes[0]) > 0.9 * size_in_bytes(sizes[1]):
             r.fail("prometheusRetentionSize", obs.prometheus_retention_size,
                    f"at most 90% of prometheusVolumeSize ({obs.prometheus_volume_size}), "
                    "so the WAL and compaction have room")
@@ -521,29 +323,6 @@ def _grafana(r: _Reader) -> GrafanaConfig:
     )
 
 
-def _prices(r: _Reader) -> PriceTable:
-    table = r.structured("prices", dict, "a JSON object {readOn, nodeTypes: {type: EUR/h}, offers: {offer: EUR/h}, "
-                                         "publicGateway: EUR/h}")
-    read_on = table.get("readOn")
-    if not isinstance(read_on, str) or not _DATE.match(read_on):
-        r.fail("prices.readOn", read_on, "the date the prices were read, YYYY-MM-DD")
-    groups: dict[str, dict[str, float]] = {}
-    for group in ("nodeTypes", "offers"):
-        value = table.get(group)
-        if not isinstance(value, dict):
-            r.fail(f"prices.{group}", value, "an object of name -> EUR per hour")
-            value = {}
-        for name, price in value.items():
-            if not isinstance(price, (int, float)) or isinstance(price, bool) or price < 0:
-                r.fail(f"prices.{group}.{name}", price, "a price in EUR per hour, 0 or more")
-        groups[group] = {k: float(v) for k, v in value.items() if isinstance(v, (int, float))}
-    gateway = table.get("publicGateway")
-    if not isinstance(gateway, (int, float)) or isinstance(gateway, bool) or gateway < 0:
-        r.fail("prices.publicGateway", gateway, "a price in EUR per hour, 0 or more")
-        gateway = 0.0
-    return PriceTable(str(read_on), groups["nodeTypes"], groups["offers"], float(gateway))
-
-
 def _allocatable(r: _Reader) -> dict[str, NodeAllocatable]:
     table = r.structured("nodeAllocatable", dict,
                          "a JSON object: node type -> {cpu: cores, memoryGiB: GiB} allocatable to pods")
@@ -573,103 +352,73 @@ def _secrets(r: _Reader) -> Secrets:
 
 
 def _cross_checks(r: _Reader, cfg: StackConfig) -> None:
-    prices = cfg.prices
-    for key, pool in (("permanentPoolNodeType", cfg.permanent_pool), ("computePoolNodeType", cfg.compute_pool),
-                      ("lowLatencyPoolNodeType", cfg.low_latency_pool)):
-        if pool is not None and pool.node_type and pool.node_type not in prices.node_types:
-            r.fail(key, pool.node_type, f"a node type with a price in prices.nodeTypes ({', '.join(prices.node_types)})")
-    for i, host in enumerate(cfg.critical_path_hosts):
-        if host.offer and host.offer not in prices.offers:
-            r.fail(f"criticalPathHosts[{i}].offer", host.offer,
-                   f"an offer with a price in prices.offers ({', '.join(prices.offers)})")
-    _capacity(r, cfg)
     if cfg.critical_path_hosts and not cfg.ssh_key_ids:
-        r.fail("sshKeyIds", "[]", "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
+        r.fail("sshKeyIds", [], "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
+    if cfg.environment == "prod" and not cfg.protect_stateful and "protectStateful" in r.raw:
+        r.fail("protectStateful", False, "true in prod: stateful resources must be protected")
 
 
-def _capacity(r: _Reader, cfg: StackConfig) -> None:
-    """Everything pinned to the permanent pool must fit in 80% of its allocatable resources."""
-    pool = cfg.permanent_pool
-    if not pool.node_type:
-        return
-    node = cfg.node_allocatable.get(pool.node_type)
-    if node is None:
-        r.fail("permanentPoolNodeType", pool.node_type,
-               f"a node type listed in nodeAllocatable ({', '.join(cfg.node_allocatable) or 'empty'})")
-        return
-    usage = sizing.permanent_pool_usage(pool.size, node.cpu, node.memory_gib)
-    limit = f"{sizing.CAPACITY_LIMIT:.0%}"
-    if usage.cpu_ratio > sizing.CAPACITY_LIMIT:
-        r.fail("permanentPoolNodeType", pool.node_type,
-               f"a node type (or a larger permanentPoolSize) whose allocatable CPU covers the requests: "
-               f"{usage.cpu_requested:g} of {usage.cpu_allocatable:g} cores requested = {usage.cpu_ratio:.0%}, over {limit}; "
-               f"biggest: {usage.biggest(0)}")
-    if usage.memory_ratio > sizing.CAPACITY_LIMIT:
-        r.fail("permanentPoolNodeType", pool.node_type,
-               f"a node type (or a larger permanentPoolSize) whose allocatable memory covers the requests: "
-               f"{usage.memory_requested_mib:g} of {usage.memory_allocatable_mib:g} MiB requested = "
-               f"{usage.memory_ratio:.0%}, over {limit}; biggest: {usage.biggest(1)}")
+def _unknown_keys(r: _Reader) -> None:
+    for key in sorted(set(r.raw) - set(schema.BY_NAME)):
+        close = difflib.get_close_matches(key, schema.BY_NAME, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "see the configuration table in the README"
+        r.fail(key, "(set)", f"not a key of this project: {hint}")
 
 
-def load(raw: Mapping[str, Optional[str]], secret_keys: frozenset[str] | set[str], stack: str) -> StackConfig:
-    """Validate the raw (string) config of one stack; raise InvalidConfig with every problem."""
-    r = _Reader(raw, frozenset(secret_keys))
+def load(raw: Mapping[str, str | None], secret_keys: Iterable[str], stack: str,
+         checks: Iterable[Check] = ()) -> StackConfig:
+    """Validate the raw (string) config of one stack; raise InvalidConfig with every problem.
+
+    ``raw`` holds every key the stack sets in the project's namespace, defaults merged."""
+    # Pulumi applies the defaults Pulumi.yaml declares; the object-valued keys it cannot declare
+    # take theirs from the schema here.
+    undeclared = {k.name: json.dumps(k.default) for k in schema.KEYS
+                  if not k.declared_in_pulumi_yaml and not k.required}
+    r = _Reader({**undeclared, **raw}, frozenset(secret_keys))
+    _unknown_keys(r)
     environment = r.text("environment", lambda v: v in ("dev", "staging", "prod"), "one of dev, staging, prod")
-    network = _network(r)
-    cluster = _cluster(r)
     permanent, compute, low_latency = _pools(r)
-    hosts = _hosts(r)
     ssh_keys = r.structured("sshKeyIds", list, "a JSON list of Scaleway IAM SSH key ids")
     cfg = StackConfig(
         stack=stack,
         environment=environment,
         protect_stateful=r.boolean("protectStateful"),
-        network=network,
-        cluster=cluster,
+        organization_id=r.text("organizationId", lambda v: bool(_UUID.match(v)),
+                               "the Scaleway Organization id, a lowercase UUID (console: Organization settings)"),
+        bucket_suffix=r.text("bucketSuffix", lambda v: bool(_BUCKET_SUFFIX.match(v)),
+                             "8 to 16 lowercase letters and digits, generated once: `openssl rand -hex 6`"),
+        network=_network(r),
+        cluster=_cluster(r),
         permanent_pool=permanent,
         compute_pool=compute,
         low_latency_pool=low_latency,
-        critical_path_hosts=hosts,
+        critical_path_hosts=_hosts(r),
         ssh_key_ids=tuple(str(k) for k in ssh_keys),
         workload_namespaces=_namespaces(r),
         observability=_observability(r),
         alerting=_alerting(r),
         grafana=_grafana(r),
-        prices=_prices(r),
         node_allocatable=_allocatable(r),
         secrets=_secrets(r),
     )
     _cross_checks(r, cfg)
-    if environment == "prod" and not cfg.protect_stateful and "protectStateful" in raw:
-        r.fail("protectStateful", "false", "true in prod: stateful resources must be protected")
+    for check in checks:
+        r.problems.extend(check(cfg))
     if r.problems:
         raise InvalidConfig(stack, r.problems)
     return cfg
 
 
-def from_pulumi() -> StackConfig:
-    """Read the running stack's config through the Pulumi SDK."""
+def from_pulumi(checks: Iterable[Check] = ()) -> StackConfig:
+    """Read the running stack's config through the Pulumi SDK: every key of the project's
+    namespace, so that a misspelt key is reported instead of silently ignored."""
     import pulumi
     from pulumi.runtime import config as runtime_config
 
-    raw: dict[str, Optional[str]] = {}
-    for key in KEYS:
-        raw[key] = runtime_config.get_config(f"{PROJECT}:{key}")
-    secret_keys = {k for k in KEYS if runtime_config.is_config_secret(f"{PROJECT}:{k}")}
-    return load(raw, secret_keys, pulumi.get_stack())
-
-
-KEYS = (
-    "environment", "protectStateful",
-    "region", "zone", "privateSubnet", "podCidr", "serviceCidr", "sshAllowList",
-    "kubernetesVersion", "autoUpgrade", "maintenanceDay", "maintenanceStartHour",
-    "autoscalerScaleDownDelayAfterAdd", "autoscalerScaleDownUnneededTime", "autoscalerExpander",
-    "permanentPoolNodeType", "permanentPoolSize",
-    "computePoolNodeType", "computePoolMinSize", "computePoolMaxSize",
-    "lowLatencyPoolEnabled", "lowLatencyPoolNodeType", "lowLatencyPoolSize",
-    "criticalPathHosts", "sshKeyIds", "workloadNamespaces",
-    "prometheusRetention", "prometheusRetentionSize", "prometheusVolumeSize", "lokiRetention", "tempoRetention",
-    "slackChannel", "onCallPrimaryPhone", "onCallSecondaryPhone", "runbookBaseUrl",
-    "grafanaDomain", "grafanaPostgresHost", "grafanaPostgresUser", "grafanaPostgresDatabase",
-    "prices", "nodeAllocatable", "storageClass", "acmeEmail", "externalProbes",
-) + REQUIRED_SECRETS
+    prefix = f"{PROJECT}:"
+    names = {k[len(prefix):] for k in runtime_config.get_config_env() if k.startswith(prefix)}
+    names |= {k for k in schema.BY_NAME}
+    raw = {key: runtime_config.get_config(prefix + key) for key in sorted(names)}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    secret_keys = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
+    return load(raw, secret_keys, pulumi.get_stack(), checks)

@@ -12,28 +12,21 @@ buckets in other projects (README "Object storage").
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 
 import pulumi
 from pulumiverse_scaleway import iam, object as s3
 
-from components.config import NetworkConfig
+from components.config import NetworkConfig, duration_days
 
 LIFECYCLE_GRACE_DAYS = 7
-_UNIT_DAYS = {"ms": 0, "s": 0, "m": 0, "h": 1 / 24, "d": 1, "w": 7, "y": 365}
-
-
-def duration_days(text: str) -> int:
-    """Whole days covered by a Prometheus-style duration, rounded up (``36h`` -> 2)."""
-    total = sum(int(n) * _UNIT_DAYS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
-    return max(1, math.ceil(total))
 
 
 @dataclass(frozen=True)
 class ObjectStorageArgs:
     prefix: str
+    bucket_suffix: str  # bucket names are global across Scaleway: a random, never-changing suffix
+    organization_id: str  # IAM applications and policies belong to an Organization
     network: NetworkConfig
     retention: dict[str, str]  # bucket purpose -> retention duration
     protect: bool
@@ -48,7 +41,7 @@ class ObjectStorage(pulumi.ComponentResource):
         for purpose, retention in args.retention.items():
             self.buckets[purpose] = s3.Bucket(
                 f"{name}-{purpose}",
-                name=f"{args.prefix}-{purpose}",
+                name=f"{args.prefix}-{purpose}-{args.bucket_suffix}",
                 region=region,
                 acl="private",
                 force_destroy=False,
@@ -65,6 +58,7 @@ class ObjectStorage(pulumi.ComponentResource):
         self.application = iam.Application(
             f"{name}-telemetry-writer",
             name=f"{args.prefix}-telemetry-writer",
+            organization_id=args.organization_id,
             description="Loki and Tempo: read and write their object-storage buckets",
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -74,6 +68,7 @@ class ObjectStorage(pulumi.ComponentResource):
             f"{name}-telemetry-writer-policy",
             name=f"{args.prefix}-telemetry-writer",
             application_id=self.application.id,
+            organization_id=args.organization_id,
             rules=[iam.PolicyRuleArgs(
                 project_ids=[project_id],
                 permission_set_names=["ObjectStorageObjectsRead", "ObjectStorageObjectsWrite",

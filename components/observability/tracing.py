@@ -17,27 +17,28 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumiverse_scaleway import loadbalancers
 
-from components import sizing
-from components.config import NetworkConfig, ObservabilityConfig
-from components.kubernetes_objects import Chart, helm_release
-from components.logs import GRAFANA_COMMUNITY_REPO, LOKI_URL, S3_SECRET, hours
-from components.monitoring import PERMANENT, PROMETHEUS_URL
-
-TEMPO = Chart("tempo", "2.2.4", GRAFANA_COMMUNITY_REPO)                        # app 2.10.8
-OTEL_COLLECTOR = Chart("opentelemetry-collector", "0.170.0",
-                       "https://open-telemetry.github.io/opentelemetry-helm-charts")  # app 0.158.0
-# contrib: the core image has neither k8sattributes nor prometheusremotewrite.
-OTEL_IMAGE = {"repository": "otel/opentelemetry-collector-contrib", "tag": "0.158.0"}
-TEMPO_URL = "http://tempo.monitoring.svc:3200"
-OTEL_SERVICE = "otel-collector"
-OTLP_GRPC_IN_CLUSTER = f"http://{OTEL_SERVICE}.monitoring.svc:4317"
-OTLP_HTTP_IN_CLUSTER = f"http://{OTEL_SERVICE}.monitoring.svc:4318"
+from components import pins
+from components.cluster_base.releases import helm_release
+from components.config import NetworkConfig, ObservabilityConfig, retention_hours
+from components.observability import sizing
+from components.topology import (
+    LOKI_URL,
+    OTEL_COLLECTOR_SERVICE,
+    OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
+    PERMANENT_NODES,
+    PROMETHEUS_URL,
+    TELEMETRY_S3_SECRET,
+    TEMPO_OTLP_GRPC,
+    TEMPO_RELEASE,
+    TEMPO_URL,
+)
 
 
 def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
     return {
         "tempo": {
-            "retention": hours(obs.tempo_retention),
+            "retention": retention_hours(obs.tempo_retention),
             "storage": {"trace": {
                 "backend": "s3",
                 "s3": {"bucket": bucket, "endpoint": f"s3.{network.region}.scw.cloud", "region": network.region,
@@ -45,12 +46,12 @@ def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) 
                 "wal": {"path": "/var/tempo/wal"},
             }},
             "extraArgs": {"config.expand-env": "true"},
-            "extraEnvFrom": [{"secretRef": {"name": S3_SECRET}}],
+            "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
             "reportingEnabled": False,
             "resources": sizing.resources("tempo"),
         },
         "persistence": {"enabled": True, "size": "10Gi", "storageClassName": obs.storage_class},
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
     }
 
 
@@ -58,19 +59,19 @@ def collector_values(load_balancer_id: str) -> dict:
     pipeline = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"]}
     return {
         "mode": "deployment",
-        "fullnameOverride": OTEL_SERVICE,
-        "image": OTEL_IMAGE,
+        "fullnameOverride": OTEL_COLLECTOR_SERVICE,
+        "image": pins.image("opentelemetry-collector").as_values(),
         "replicaCount": sizing.PERMANENT_POOL["otel-collector"].replicas,
         "presets": {"kubernetesAttributes": {"enabled": True}},
         "config": {
-            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "${env:MY_POD_IP}:4317"},
-                                                 "http": {"endpoint": "${env:MY_POD_IP}:4318"}}}},
+            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC_PORT}"},
+                                                 "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP_PORT}"}}}},
             "processors": {
                 "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
                 "batch": {"send_batch_size": 8192, "timeout": "2s"},
             },
             "exporters": {
-                "otlp/tempo": {"endpoint": "tempo.monitoring.svc:4317", "tls": {"insecure": True}},
+                "otlp/tempo": {"endpoint": TEMPO_OTLP_GRPC, "tls": {"insecure": True}},
                 "prometheusremotewrite": {"endpoint": f"{PROMETHEUS_URL}/api/v1/write",
                                           "resource_to_telemetry_conversion": {"enabled": True}},
                 "otlphttp/loki": {"endpoint": f"{LOKI_URL}/otlp"},
@@ -85,12 +86,15 @@ def collector_values(load_balancer_id: str) -> dict:
             "type": "LoadBalancer",
             # The load balancer this component created on the reserved private address;
             # private: it has no public IP.
+            # externally-managed: Pulumi owns that load balancer, so Scaleway's cloud controller
+            # binds to it but never deletes or reconfigures it with the Service.
             "annotations": {"service.beta.kubernetes.io/scw-loadbalancer-id": load_balancer_id,
+                            "service.beta.kubernetes.io/scw-loadbalancer-externally-managed": "true",
                             "service.beta.kubernetes.io/scw-loadbalancer-private": "true"},
         },
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         "resources": sizing.resources("otel-collector"),
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
         "serviceMonitor": {"enabled": True},
     }
 
@@ -114,7 +118,7 @@ class Tracing(pulumi.ComponentResource):
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Tracing", name, None, opts)
         self.tempo = helm_release(
-            f"{name}-tempo", "tempo", TEMPO, args.namespace,
+            f"{name}-tempo", TEMPO_RELEASE, pins.chart("tempo"), args.namespace,
             pulumi.Output.from_input(args.bucket).apply(lambda b: tempo_values(args.observability, args.network, b)),
             parent=self, provider=args.provider, depends_on=args.depends_on)
         self.gateway = loadbalancers.LoadBalancer(
@@ -128,10 +132,11 @@ class Tracing(pulumi.ComponentResource):
             tags=args.tags + ["purpose=telemetry-gateway"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.collector = helm_release(f"{name}-otel-collector", OTEL_SERVICE, OTEL_COLLECTOR, args.namespace,
+        self.collector = helm_release(f"{name}-otel-collector", OTEL_COLLECTOR_SERVICE, pins.chart("opentelemetry-collector"),
+                                      args.namespace,
                                       self.gateway.id.apply(collector_values),
                                       parent=self, provider=args.provider, depends_on=[self.tempo])
         self.tempo_url = TEMPO_URL
-        self.otlp_grpc_private = pulumi.Output.concat("http://", args.gateway_address, ":4317")
-        self.otlp_http_private = pulumi.Output.concat("http://", args.gateway_address, ":4318")
+        self.otlp_grpc_private = pulumi.Output.concat("http://", args.gateway_address, f":{OTLP_GRPC_PORT}")
+        self.otlp_http_private = pulumi.Output.concat("http://", args.gateway_address, f":{OTLP_HTTP_PORT}")
         self.register_outputs({"tempo_url": TEMPO_URL, "otlp_grpc_private": self.otlp_grpc_private})

@@ -16,17 +16,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components import escalation
+from components.alerting import routing
+from components.cluster_base.releases import secret
 from components.config import AlertingConfig, Secrets
-from components.kubernetes_objects import secret
+from components.topology import ALERTMANAGER_CONFIG_SECRET, RULE_SELECTOR_LABELS
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 RUNBOOK_PLACEHOLDER_BASE = "https://runbooks.invalid"
-# kube-prometheus-stack's ruleSelector matches these labels (components/monitoring.py).
-RULE_SELECTOR_LABELS = {"platform.trading/rules": "trading-platform"}
-ALERTMANAGER_SECRET = "alertmanager-trading-platform"
-# In-cluster Alertmanager of kube-prometheus-stack (release "kube-prometheus-stack" in "monitoring").
-ALERTMANAGER_URL = "http://kube-prometheus-stack-alertmanager.monitoring.svc:9093"
 
 
 def rule_files() -> list[Path]:
@@ -71,8 +67,8 @@ class Alerting(pulumi.ComponentResource):
             s.slack_webhook_url.output(), s.pagerduty_routing_key.output(),
             s.sms_bridge_url.output(), s.heartbeat_url.output(),
         ).apply(lambda v: yaml.safe_dump(
-            escalation.alertmanager_config(args.alerting, escalation.EscalationSecrets(*v)), sort_keys=False))
-        self.alertmanager_config = secret(f"{name}-alertmanager-config", ALERTMANAGER_SECRET, args.namespace,
+            routing.alertmanager_config(args.alerting, routing.EscalationSecrets(*v)), sort_keys=False))
+        self.alertmanager_config = secret(f"{name}-alertmanager-config", ALERTMANAGER_CONFIG_SECRET, args.namespace,
                                           {"alertmanager.yaml": document}, parent=self, provider=args.provider)
-        self.alertmanager_config_secret = pulumi.Output.concat(args.namespace, "/", ALERTMANAGER_SECRET)
+        self.alertmanager_config_secret = pulumi.Output.concat(args.namespace, "/", ALERTMANAGER_CONFIG_SECRET)
         self.register_outputs({"alertmanager_config_secret": self.alertmanager_config_secret})

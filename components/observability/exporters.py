@@ -18,23 +18,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import sizing
+from components import pins
+from components.cluster_base.releases import helm_release, secret
 from components.config import GrafanaConfig, ObservabilityConfig, SecretValue
-from components.kubernetes_objects import Chart, helm_release, secret
-from components.monitoring import PERMANENT, REPO as PROMETHEUS_COMMUNITY_REPO
-
-POSTGRES_EXPORTER = Chart("prometheus-postgres-exporter", "8.2.0", PROMETHEUS_COMMUNITY_REPO)    # app v0.20.1
-STATSD_EXPORTER = Chart("prometheus-statsd-exporter", "1.0.0", PROMETHEUS_COMMUNITY_REPO)        # app v0.28.0
-BLACKBOX_EXPORTER = Chart("prometheus-blackbox-exporter", "11.17.2", PROMETHEUS_COMMUNITY_REPO)  # app v0.28.0
-CERT_MANAGER = Chart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
-TRAEFIK = Chart("traefik", "41.3.0", "https://traefik.github.io/charts")                          # app v3.7.11
-POSTGRES_SECRET = "postgres-exporter"
+from components.observability import sizing
+from components.topology import (
+    CERT_MANAGER_NAMESPACE,
+    INGRESS_NAMESPACE,
+    MONITORING_NAMESPACE,
+    PERMANENT_NODES,
+    POSTGRES_EXPORTER_SECRET,
+    STATSD_EXPORTER_SERVICE,
+)
 
 AIRFLOW_STATSD_MAPPING = """mappings:
   - match: "airflow.scheduler_heartbeat"
@@ -64,21 +67,21 @@ def postgres_values(grafana: GrafanaConfig) -> dict:
         "config": {"datasource": {
             "host": host, "port": port or "5432", "user": grafana.postgres_user,
             "database": grafana.postgres_database, "sslmode": "require",
-            "passwordSecret": {"name": POSTGRES_SECRET, "key": "password"},
+            "passwordSecret": {"name": POSTGRES_EXPORTER_SECRET, "key": "password"},
         }},
         "serviceMonitor": {"enabled": True},
         "resources": sizing.resources("postgres-exporter"),
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
     }
 
 
 def statsd_values() -> dict:
     return {
-        "fullnameOverride": "statsd-exporter",
+        "fullnameOverride": STATSD_EXPORTER_SERVICE,
         "statsd": {"mappingConfig": AIRFLOW_STATSD_MAPPING},
-        "serviceMonitor": {"enabled": True, "namespace": "monitoring"},
+        "serviceMonitor": {"enabled": True, "namespace": MONITORING_NAMESPACE},
         "resources": sizing.resources("statsd-exporter"),
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
     }
 
 
@@ -94,7 +97,7 @@ def blackbox_values(obs: ObservabilityConfig) -> dict:
             "targets": [{"name": probe_name(url), "url": url} for url in obs.external_probes],
         },
         "resources": sizing.resources("blackbox-exporter"),
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
     }
 
 
@@ -103,9 +106,9 @@ def cert_manager_values() -> dict:
         "crds": {"enabled": True},
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
         "resources": sizing.resources("cert-manager"),
-        "nodeSelector": PERMANENT,
-        "webhook": {"resources": sizing.resources("cert-manager-webhook"), "nodeSelector": PERMANENT},
-        "cainjector": {"resources": sizing.resources("cert-manager-cainjector"), "nodeSelector": PERMANENT},
+        "nodeSelector": PERMANENT_NODES,
+        "webhook": {"resources": sizing.resources("cert-manager-webhook"), "nodeSelector": PERMANENT_NODES},
+        "cainjector": {"resources": sizing.resources("cert-manager-cainjector"), "nodeSelector": PERMANENT_NODES},
     }
 
 
@@ -115,7 +118,7 @@ def traefik_values() -> dict:
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         "metrics": {"prometheus": {"serviceMonitor": {"enabled": True}}},
         "resources": sizing.resources("traefik"),
-        "nodeSelector": PERMANENT,
+        "nodeSelector": PERMANENT_NODES,
     }
 
 
@@ -133,20 +136,21 @@ class Exporters(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Exporters", name, None, opts)
 
-        def release(key: str, chart: Chart, values, namespace=args.namespace, depends_on=()):
-            return helm_release(f"{name}-{key}", key, chart, namespace, values, parent=self, provider=args.provider,
+        def release(key: str, chart: str, values: Any, namespace: pulumi.Input[str] = args.namespace,
+                    depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
+            return helm_release(f"{name}-{key}", key, pins.chart(chart), namespace, values, parent=self, provider=args.provider,
                                 depends_on=[*args.depends_on, *depends_on],
                                 create_namespace=namespace != args.namespace)
 
-        self.postgres_secret = secret(f"{name}-postgres-password", POSTGRES_SECRET, args.namespace,
+        self.postgres_secret = secret(f"{name}-postgres-password", POSTGRES_EXPORTER_SECRET, args.namespace,
                                       {"password": args.postgres_password.output()},
                                       parent=self, provider=args.provider)
-        self.postgres_exporter = release("postgres-exporter", POSTGRES_EXPORTER, postgres_values(args.grafana),
+        self.postgres_exporter = release("postgres-exporter", "prometheus-postgres-exporter", postgres_values(args.grafana),
                                          depends_on=[self.postgres_secret])
-        self.statsd_exporter = release("statsd-exporter", STATSD_EXPORTER, statsd_values())
-        self.blackbox_exporter = release("blackbox-exporter", BLACKBOX_EXPORTER, blackbox_values(args.observability))
-        self.cert_manager = release("cert-manager", CERT_MANAGER, cert_manager_values(), namespace="cert-manager")
-        self.traefik = release("traefik", TRAEFIK, traefik_values(), namespace="traefik")
+        self.statsd_exporter = release("statsd-exporter", "prometheus-statsd-exporter", statsd_values())
+        self.blackbox_exporter = release("blackbox-exporter", "prometheus-blackbox-exporter", blackbox_values(args.observability))
+        self.cert_manager = release("cert-manager", "cert-manager", cert_manager_values(), namespace=CERT_MANAGER_NAMESPACE)
+        self.traefik = release("traefik", "traefik", traefik_values(), namespace=INGRESS_NAMESPACE)
         self.cluster_issuer = k8s.apiextensions.CustomResource(
             f"{name}-letsencrypt",
             api_version="cert-manager.io/v1",

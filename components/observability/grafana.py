@@ -22,7 +22,7 @@ import pulumiverse_grafana as grafana
 
 from components.config import AlertingConfig, GrafanaConfig, SecretValue
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "rules" / "grafana"
+SQL_DIR = Path(__file__).resolve().parents[2] / "rules" / "grafana"
 FOLDER_UID = "trading-platform"
 POSTGRES_UID = "trading-postgres"
 PROMETHEUS_UID, LOKI_UID, TEMPO_UID = "prometheus", "loki", "tempo"

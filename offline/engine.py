@@ -1,6 +1,6 @@
 """Run the real program for one stack under Pulumi's mock engine, with no cloud and no network.
 
-Used by the offline render (``python -m components.render <stack>``) and by the tests.  It
+Used by the offline render (``python -m offline <stack>``) and by the tests.  It
 
 * reads ``Pulumi.yaml`` defaults and ``Pulumi.<stack>.yaml`` the way the Pulumi CLI merges
   them, replacing every secret (``secure:`` value, or a required secret the file does not
@@ -64,7 +64,7 @@ class StackFile:
 
 def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None) -> StackFile:
     """Merge Pulumi.yaml defaults with Pulumi.<stack>.yaml, as ``pulumi config`` would."""
-    from components.config import PROJECT, REQUIRED_SECRETS
+    from components.config import PROJECT, SECRET_KEYS
 
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     path = ROOT / f"Pulumi.{stack}.yaml"
@@ -91,7 +91,7 @@ def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None) -> S
         else:
             values[key] = _as_config_string(value)
     missing: list[str] = []
-    for key in REQUIRED_SECRETS:
+    for key in SECRET_KEYS:
         if key not in values:
             values[key] = PLACEHOLDERS[key]
             secret_keys.add(key)
@@ -127,7 +127,7 @@ class RenderResult:
     invokes: list[tuple[str, dict]]
     outputs: dict[str, Any]  # name -> plain value
     secret_outputs: set[str]
-    config: Any  # components.config.StackConfig
+    config: Any  # components.config.StackConfig (Any: the program is run from its file)
     program: dict  # the program's module namespace (its components), for tests
 
     def of_type(self, type_token: str) -> list[Registration]:

@@ -1,0 +1,1 @@
+"""Alerting: the rules deployed as PrometheusRules, and the routing and escalation."""

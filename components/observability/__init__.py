@@ -1,0 +1,1 @@
+"""The observability layer: metrics, logs, traces, exporters, Grafana objects, and sizing."""

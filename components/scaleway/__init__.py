@@ -1,0 +1,2 @@
+"""Scaleway: the private network, the Kapsule cluster and its pools, the critical-path hosts
+and their host configuration, object storage, and the cost model."""
