@@ -37,146 +37,183 @@ except InvalidConfig as problems:
 prefix, tags = config.prefix, config.tags
 
 # 2. Scaleway: network, cluster and pools, critical-path hosts, object storage.
-network = Network("network", NetworkArgs(prefix=prefix, config=config.network, protect=config.protect_stateful,
-                                         tags=tags))
+network = Network(
+    "network", NetworkArgs(prefix=prefix, config=config.network, protect=config.protect_stateful, tags=tags)
+)
 
-cluster = Cluster("cluster", ClusterArgs(
-    prefix=prefix,
-    network=config.network,
-    cluster=config.cluster,
-    permanent_pool=config.permanent_pool,
-    compute_pool=config.compute_pool,
-    low_latency_pool=config.low_latency_pool,
-    private_network_id=network.private_network_id,
-    gateway_network=network.gateway_network,
-    protect=config.protect_stateful,
-    tags=tags,
-))
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        prefix=prefix,
+        network=config.network,
+        cluster=config.cluster,
+        permanent_pool=config.permanent_pool,
+        compute_pool=config.compute_pool,
+        low_latency_pool=config.low_latency_pool,
+        private_network_id=network.private_network_id,
+        gateway_network=network.gateway_network,
+        protect=config.protect_stateful,
+        tags=tags,
+    ),
+)
 
 telemetry_endpoints = network.telemetry_gateway_address.apply(
-    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:{OTLP_GRPC_PORT}"))
+    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:{OTLP_GRPC_PORT}")
+)
 
-critical_path_hosts = CriticalPathHosts("critical-path", CriticalPathHostsArgs(
-    prefix=prefix,
-    hosts=config.critical_path_hosts,
-    network=config.network,
-    private_network_id=network.private_network_id,
-    ssh_key_ids=config.ssh_key_ids,
-    endpoints=telemetry_endpoints,
-    protect=config.protect_stateful,
-    tags=tags,
-))
+critical_path_hosts = CriticalPathHosts(
+    "critical-path",
+    CriticalPathHostsArgs(
+        prefix=prefix,
+        hosts=config.critical_path_hosts,
+        network=config.network,
+        private_network_id=network.private_network_id,
+        ssh_key_ids=config.ssh_key_ids,
+        endpoints=telemetry_endpoints,
+        protect=config.protect_stateful,
+        tags=tags,
+    ),
+)
 
-storage = ObjectStorage("storage", ObjectStorageArgs(
-    prefix=prefix,
-    bucket_suffix=config.bucket_suffix,
-    organization_id=config.organization_id,
-    network=config.network,
-    retention={"loki": config.observability.loki_retention, "tempo": config.observability.tempo_retention},
-    protect=config.protect_stateful,
-    tags=tags,
-))
+storage = ObjectStorage(
+    "storage",
+    ObjectStorageArgs(
+        prefix=prefix,
+        bucket_suffix=config.bucket_suffix,
+        organization_id=config.organization_id,
+        network=config.network,
+        retention={"loki": config.observability.loki_retention, "tempo": config.observability.tempo_retention},
+        protect=config.protect_stateful,
+        tags=tags,
+    ),
+)
 
 # 3. The cluster's base: namespaces, priority class, CRDs; then alert rules and routing.
-basics = ClusterBasics("cluster-basics", ClusterBasicsArgs(
-    monitoring_namespace=MONITORING_NAMESPACE,
-    workload_namespaces=config.workload_namespaces,
-    provider=cluster.provider,
-))
+basics = ClusterBasics(
+    "cluster-basics",
+    ClusterBasicsArgs(
+        monitoring_namespace=MONITORING_NAMESPACE,
+        workload_namespaces=config.workload_namespaces,
+        provider=cluster.provider,
+    ),
+)
 
-alerting = Alerting("alerting", AlertingArgs(
-    namespace=basics.monitoring_namespace,
-    alerting=config.alerting,
-    secrets=config.secrets,
-    provider=cluster.provider,
-    crds=basics.prometheus_operator_crds,
-))
+alerting = Alerting(
+    "alerting",
+    AlertingArgs(
+        namespace=basics.monitoring_namespace,
+        alerting=config.alerting,
+        secrets=config.secrets,
+        provider=cluster.provider,
+        crds=basics.prometheus_operator_crds,
+    ),
+)
 
 # 4. Observability: metrics, logs, traces, exporters, then Grafana's own objects.
 grafana_admin = GrafanaAdmin("grafana-admin")
-monitoring = Monitoring("monitoring", MonitoringArgs(
-    environment=config.environment,
-    namespace=basics.monitoring_namespace,
-    observability=config.observability,
-    grafana=config.grafana,
-    grafana_admin_password=grafana_admin.secret_password,
-    critical_path_ips=critical_path_hosts.private_ips,
-    provider=cluster.provider,
-    depends_on=[basics.prometheus_operator_crds, alerting.alertmanager_config],
-))
-logs = Logs("logs", LogsArgs(
-    namespace=basics.monitoring_namespace,
-    observability=config.observability,
-    network=config.network,
-    bucket=storage.bucket_names["loki"],
-    s3_access_key=storage.access_key,
-    s3_secret_key=storage.secret_key,
-    provider=cluster.provider,
-    depends_on=[monitoring.release],
-))
-tracing = Tracing("tracing", TracingArgs(
-    prefix=prefix,
-    namespace=basics.monitoring_namespace,
-    observability=config.observability,
-    network=config.network,
-    bucket=storage.bucket_names["tempo"],
-    private_network_id=network.private_network_id,
-    gateway_ip_id=network.telemetry_gateway_ip.id,
-    gateway_address=network.telemetry_gateway_address,
-    provider=cluster.provider,
-    depends_on=[logs.s3_secret, monitoring.release],
-    tags=tags,
-))
-exporters = Exporters("exporters", ExportersArgs(
-    namespace=basics.monitoring_namespace,
-    observability=config.observability,
-    grafana=config.grafana,
-    postgres_password=config.secrets.grafana_postgres_password,
-    provider=cluster.provider,
-    depends_on=[monitoring.release],
-))
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        environment=config.environment,
+        namespace=basics.monitoring_namespace,
+        observability=config.observability,
+        grafana=config.grafana,
+        grafana_admin_password=grafana_admin.secret_password,
+        critical_path_ips=critical_path_hosts.private_ips,
+        provider=cluster.provider,
+        depends_on=[basics.prometheus_operator_crds, alerting.alertmanager_config],
+    ),
+)
+logs = Logs(
+    "logs",
+    LogsArgs(
+        namespace=basics.monitoring_namespace,
+        observability=config.observability,
+        network=config.network,
+        bucket=storage.bucket_names["loki"],
+        s3_access_key=storage.access_key,
+        s3_secret_key=storage.secret_key,
+        provider=cluster.provider,
+        depends_on=[monitoring.release],
+    ),
+)
+tracing = Tracing(
+    "tracing",
+    TracingArgs(
+        prefix=prefix,
+        namespace=basics.monitoring_namespace,
+        observability=config.observability,
+        network=config.network,
+        bucket=storage.bucket_names["tempo"],
+        private_network_id=network.private_network_id,
+        gateway_ip_id=network.telemetry_gateway_ip.id,
+        gateway_address=network.telemetry_gateway_address,
+        provider=cluster.provider,
+        depends_on=[logs.s3_secret, monitoring.release],
+        tags=tags,
+    ),
+)
+exporters = Exporters(
+    "exporters",
+    ExportersArgs(
+        namespace=basics.monitoring_namespace,
+        observability=config.observability,
+        grafana=config.grafana,
+        postgres_password=config.secrets.grafana_postgres_password,
+        provider=cluster.provider,
+        depends_on=[monitoring.release],
+    ),
+)
 cost_estimate = cost.estimate(config, sizing.volumes_gib(config))
-grafana_objects = GrafanaObjects("grafana", GrafanaObjectsArgs(
-    grafana=config.grafana,
-    alerting=config.alerting,
-    postgres_password=config.secrets.grafana_postgres_password,
-    alertmanager_url=monitoring.alertmanager_url,
-    prometheus_url=monitoring.prometheus_url,
-    loki_url=logs.loki_url,
-    tempo_url=tracing.tempo_url,
-    admin=grafana_admin,
-    dashboards={infrastructure.UID: infrastructure.build(infrastructure.CostModel.from_estimate(cost_estimate),
-                                                         config.alerting.runbook_base_url)},
-    depends_on=[monitoring.release, exporters.traefik, exporters.cluster_issuer],
-))
+grafana_objects = GrafanaObjects(
+    "grafana",
+    GrafanaObjectsArgs(
+        grafana=config.grafana,
+        alerting=config.alerting,
+        postgres_password=config.secrets.grafana_postgres_password,
+        alertmanager_url=monitoring.alertmanager_url,
+        prometheus_url=monitoring.prometheus_url,
+        loki_url=logs.loki_url,
+        tempo_url=tracing.tempo_url,
+        admin=grafana_admin,
+        dashboards={
+            infrastructure.UID: infrastructure.build(
+                infrastructure.CostModel.from_estimate(cost_estimate), config.alerting.runbook_base_url
+            )
+        },
+        depends_on=[monitoring.release, exporters.traefik, exporters.cluster_issuer],
+    ),
+)
 
 # 5. Outputs: exactly the contract in components/outputs.py.
 pool_ids = {"permanent": cluster.permanent_pool.id, "compute": cluster.compute_pool.id}
 if cluster.low_latency_pool is not None:
     pool_ids["low-latency"] = cluster.low_latency_pool.id
 
-export_all({
-    "environment": config.environment,
-    "cluster_id": cluster.cluster.id,
-    "cluster_api_url": cluster.cluster.apiserver_url,
-    "kubeconfig": cluster.kubeconfig,
-    "private_network_id": network.private_network_id,
-    "pool_ids": pool_ids,
-    "critical_path_private_ips": critical_path_hosts.private_ips,
-    "bucket_names": storage.bucket_names,
-    "s3_endpoint": storage.s3_endpoint,
-    "estimated_cost_eur_per_hour": cost_estimate,
-    "alertmanager_config_secret": alerting.alertmanager_config_secret,
-    "runbook_base_url": config.alerting.runbook_base_url,
-    "grafana_url": grafana_objects.url,
-    "grafana_admin_password": grafana_admin.secret_password,
-    "prometheus_url": monitoring.prometheus_url,
-    "alertmanager_url": monitoring.alertmanager_url,
-    "otlp_grpc_endpoint": OTLP_GRPC_IN_CLUSTER,
-    "otlp_http_endpoint": OTLP_HTTP_IN_CLUSTER,
-    "otlp_grpc_private_endpoint": tracing.otlp_grpc_private,
-    "otlp_http_private_endpoint": tracing.otlp_http_private,
-    "loki_push_url": logs.loki_push_url,
-    "tempo_query_url": tracing.tempo_url,
-    "permanent_pool_requests": sizing.permanent_pool_summary(config),
-})
+export_all(
+    {
+        "environment": config.environment,
+        "cluster_id": cluster.cluster.id,
+        "cluster_api_url": cluster.cluster.apiserver_url,
+        "kubeconfig": cluster.kubeconfig,
+        "private_network_id": network.private_network_id,
+        "pool_ids": pool_ids,
+        "critical_path_private_ips": critical_path_hosts.private_ips,
+        "bucket_names": storage.bucket_names,
+        "s3_endpoint": storage.s3_endpoint,
+        "estimated_cost_eur_per_hour": cost_estimate,
+        "alertmanager_config_secret": alerting.alertmanager_config_secret,
+        "runbook_base_url": config.alerting.runbook_base_url,
+        "grafana_url": grafana_objects.url,
+        "grafana_admin_password": grafana_admin.secret_password,
+        "prometheus_url": monitoring.prometheus_url,
+        "alertmanager_url": monitoring.alertmanager_url,
+        "otlp_grpc_endpoint": OTLP_GRPC_IN_CLUSTER,
+        "otlp_http_endpoint": OTLP_HTTP_IN_CLUSTER,
+        "otlp_grpc_private_endpoint": tracing.otlp_grpc_private,
+        "otlp_http_private_endpoint": tracing.otlp_http_private,
+        "loki_push_url": logs.loki_push_url,
+        "tempo_query_url": tracing.tempo_url,
+        "permanent_pool_requests": sizing.permanent_pool_summary(config),
+    }
+)

@@ -30,15 +30,48 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic_cluster import SyntheticPrometheus  # noqa: E402
+from bench.synthetic_prometheus import SyntheticPrometheus  # noqa: E402
 
 RANGE = 12 * 3600
 SCREEN_PX = 1920
 VARIABLES = {"$__rate_interval": "2m", "$__range": "12h", "$__interval": "60s"}
-NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset",
-               "bool", "sum", "avg", "max", "min", "count", "topk", "bottomk", "rate", "increase", "irate",
-               "label_replace", "histogram_quantile", "time", "vector", "timestamp", "changes", "clamp_min",
-               "max_over_time", "avg_over_time", "min_over_time", "count_over_time", "abs", "inf", "nan"}
+NOT_METRICS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+    "sum",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "topk",
+    "bottomk",
+    "rate",
+    "increase",
+    "irate",
+    "label_replace",
+    "histogram_quantile",
+    "time",
+    "vector",
+    "timestamp",
+    "changes",
+    "clamp_min",
+    "max_over_time",
+    "avg_over_time",
+    "min_over_time",
+    "count_over_time",
+    "abs",
+    "inf",
+    "nan",
+}
 
 
 def dashboard_queries() -> list[dict]:
@@ -58,19 +91,22 @@ def dashboard_queries() -> list[dict]:
                 expr = expr.replace(name, value)
             width_px = panel["gridPos"]["w"] / 24 * SCREEN_PX
             step = max(30, round(RANGE / width_px / 15) * 15)
-            queries.append({"panel": panel["title"], "expr": expr, "instant": bool(target.get("instant")),
-                            "step": step})
+            queries.append(
+                {"panel": panel["title"], "expr": expr, "instant": bool(target.get("instant")), "step": step}
+            )
     return queries
 
 
 # ---------------------------------------------------------------- recorded -> raw
 
+
 def _with_braces(expr: str) -> str:
     """Give every bare metric selector an explicit {} so matchers can be injected."""
     masked = re.sub(r'"[^"]*"', lambda m: "\0" * len(m.group()), expr)
     masked = re.sub(r"\{[^}]*\}", lambda m: "\1" * len(m.group()), masked)
-    masked = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)",
-                    lambda m: "\2" * len(m.group()), masked)
+    masked = re.sub(
+        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", lambda m: "\2" * len(m.group()), masked
+    )
     masked = re.sub(r"\[[^\]]*\]", lambda m: "\3" * len(m.group()), masked)
     out, last = [], 0
     for m in re.finditer(r"(?<![\w:.])([A-Za-z_:][\w:]*)", masked):
@@ -91,8 +127,13 @@ def _inject(expr: str, matchers: str) -> str:
 
 
 def raw_expander(rule_files: list[Path]):
-    rules = {r["record"]: r["expr"].strip() for f in rule_files
-             for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "record" in r}
+    rules = {
+        r["record"]: r["expr"].strip()
+        for f in rule_files
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "record" in r
+    }
 
     def expand(expr: str) -> str:
         for _ in range(10):
@@ -100,16 +141,22 @@ def raw_expander(rule_files: list[Path]):
             for name, body in rules.items():
                 pattern = re.compile(rf"(?<![\w:]){re.escape(name)}(\{{[^}}]*\}})?")
                 if pattern.search(expr):
-                    expr = pattern.sub(lambda m: "(" + _inject(_with_braces(body), (m.group(1) or "{}")[1:-1].strip())
-                                       + ")", expr)
+                    expr = pattern.sub(
+                        lambda m, body=body: (
+                            "(" + _inject(_with_braces(body), (m.group(1) or "{}")[1:-1].strip()) + ")"
+                        ),
+                        expr,
+                    )
                     changed = True
             if not changed:
                 return expr
         raise ValueError("recording rules nest too deep")
+
     return expand
 
 
 # ---------------------------------------------------------------- load
+
 
 def run_query(url: str, q: dict, end: float) -> tuple[float, str, int]:
     params = {"query": q["expr"]}
@@ -141,7 +188,7 @@ def report(label: str, url: str, queries: list[dict], loads: int, concurrency: i
     for _ in range(loads):
         wall, timings = load(url, queries, concurrency)
         walls.append(wall)
-        for (elapsed, panel, _), q in zip(timings, queries):
+        for (elapsed, panel, _), q in zip(timings, queries, strict=True):
             slowest[(panel, q["expr"])] = max(elapsed, slowest.get((panel, q["expr"]), 0))
     print(f"\n{label}: {len(queries)} queries, {concurrency} at a time, {loads} loads")
     print(f"  wall time per load: median {statistics.median(walls) * 1000:.0f} ms, max {max(walls) * 1000:.0f} ms")
@@ -163,9 +210,11 @@ def main() -> None:
     with SyntheticPrometheus(alerting.rule_files()) as server:
         server.wait_for_rule_evaluation()
         f = server.figures
-        print(f"synthetic cluster: {f['series']} series, {f['samples']:,} samples over 12 h; generated in "
-              f"{f['generate_s']:.1f} s, loaded in {f['load_s']:.1f} s, recording rules backfilled in "
-              f"{f['backfill_s']:.1f} s")
+        print(
+            f"synthetic cluster: {f['series']} series, {f['samples']:,} samples over 12 h; generated in "
+            f"{f['generate_s']:.1f} s, loaded in {f['load_s']:.1f} s, recording rules backfilled in "
+            f"{f['backfill_s']:.1f} s"
+        )
         report("with recording rules (as deployed)", server.url, queries, args.loads, args.concurrency)
         report("without recording rules (raw PromQL)", server.url, raw, args.loads, args.concurrency)
 

@@ -20,9 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SDK_IMPORT = ("import pulumi, pulumi_kubernetes, pulumi_random, pulumiverse_grafana, "
-              "pulumiverse_scaleway.kubernetes, pulumiverse_scaleway.network, pulumiverse_scaleway.elasticmetal, "
-              "pulumiverse_scaleway.object, pulumiverse_scaleway.iam, pulumiverse_scaleway.ipam")
+SDK_IMPORT = (
+    "import pulumi, pulumi_kubernetes, pulumi_random, pulumiverse_grafana, "
+    "pulumiverse_scaleway.kubernetes, pulumiverse_scaleway.network, pulumiverse_scaleway.elasticmetal, "
+    "pulumiverse_scaleway.object, pulumiverse_scaleway.iam, pulumiverse_scaleway.ipam"
+)
 
 
 def time_import(runs: int) -> list[float]:
@@ -55,7 +57,10 @@ def main() -> None:
     args = parser.parse_args()
     imports = time_import(args.runs)
     renders, count = time_render(args.stack, args.runs)
-    ms = lambda xs: f"median {statistics.median(xs) * 1000:7.1f} ms  (min {min(xs) * 1000:.1f}, max {max(xs) * 1000:.1f})"  # noqa: E731
+
+    def ms(xs: list[float]) -> str:
+        return f"median {statistics.median(xs) * 1000:7.1f} ms  (min {min(xs) * 1000:.1f}, max {max(xs) * 1000:.1f})"
+
     print(f"render of stack '{args.stack}' ({count} resources), warm, {args.runs} runs: {ms(renders)}")
     print(f"bare import of the SDK modules, fresh interpreter, {args.runs} runs: {ms(imports)}")
     print(f"ratio render / import: {statistics.median(renders) / statistics.median(imports):.2f}")

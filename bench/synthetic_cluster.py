@@ -17,82 +17,17 @@ from __future__ import annotations
 
 import math
 import random
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.parse
-import urllib.request
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMANENT, STEP, Pod, scenario
 
-STEP = 30            # seconds between samples (kube-prometheus-stack's scrape interval)
-HOURS = 12
-PERMANENT = "scw-trading-prod-permanent-4f1c"
-COMPUTE_A = "scw-trading-prod-compute-9a0b"
-COMPUTE_B = "scw-trading-prod-compute-2c7d"
-HOSTS = {"market-data": "172.16.16.12", "strategy": "172.16.16.13", "order-management": "172.16.16.14"}
-
-
-@dataclass
-class Pod:
-    namespace: str
-    name: str
-    container: str
-    node: str
-    start: int                 # minute the pod is created
-    end: int                   # minute it is gone (exclusive)
-    cpu_request: float
-    cpu_limit: float
-    mem_request: float         # bytes
-    mem_limit: float
-    cpu_use: float             # cores while running
-    mem_use: float             # bytes while running
-    running_from: int | None = None
-    restarts_at: list = field(default_factory=list)   # (minute, reason)
-    throttle: float = 0.0      # share of CFS periods throttled
-    fs_write: float = 0.0      # bytes/s
-    rx: float = 2e4            # bytes/s
-
-
-def scenario(minutes: int) -> list[Pod]:
-    gi, mi = 1024 ** 3, 1024 ** 2
-    always = minutes + 1
-    pods = [
-        Pod("airflow", "airflow-scheduler-0", "scheduler", PERMANENT, 0, always, 0.5, 1, 1 * gi, 2 * gi, 0.4, 0.6 * gi,
-            restarts_at=[(400, "Error")], throttle=0.05),
-        Pod("airflow", "airflow-webserver-7d9f", "webserver", PERMANENT, 0, always, 0.25, 0.5, 512 * mi, 1 * gi,
-            0.1, 380 * mi),
-        Pod("airflow", "airflow-worker-0", "worker", PERMANENT, 0, always, 0.5, 1, 1 * gi, 2 * gi, 0.3, 700 * mi),
-        Pod("ml", "mlflow-6d5f", "mlflow", PERMANENT, 0, always, 0.25, 0.5, 512 * mi, 1 * gi, 0.01, 726 * mi),
-        Pod("hft-services", "api-5c8b", "api", PERMANENT, 0, always, 0.5, 1, 512 * mi, 1 * gi, 0.35, 300 * mi),
-        Pod("monitoring", "prometheus-kube-prometheus-stack-prometheus-0", "prometheus", PERMANENT, 0, always,
-            1, 2, 4 * gi, 8 * gi, 0.6, 2.5 * gi),
-        Pod("monitoring", "loki-0", "loki", PERMANENT, 0, always, 0.5, 1.5, 1 * gi, 2 * gi, 0.2, 700 * mi),
-    ]
-    # Run 1: pods created at 2h, the compute node at 2h02, running 2h04 to 5h; node gone at 5h15.
-    for i in range(1, 6):
-        pods.append(Pod("ml", f"finetune-pte-r1-{i}", "trainer", COMPUTE_A, 120, 305, 2, 4, 4 * gi, 8 * gi,
-                        3.2 - 0.1 * i, (1.0 + 0.05 * i) * gi, running_from=124,
-                        restarts_at=[(200, "OOMKilled")] if i == 3 else [], throttle=0.35 + 0.03 * i,
-                        fs_write=8e5, rx=3e5))
-    # Run 2: pods created 4 min before the end, the node 2 min before, running for the last
-    # minute (so ComputeScaleUp and FineTuneRunStarted fire when the server starts).
-    for i in range(1, 6):
-        pods.append(Pod("ml", f"finetune-pte-r2-{i}", "trainer", COMPUTE_B, minutes - 4, always, 2, 4, 4 * gi, 8 * gi,
-                        3.0, 1.1 * gi, running_from=minutes - 1, throttle=0.3, fs_write=5e5, rx=3e5))
-    return pods
+__all__ = ["COMPUTE_A", "COMPUTE_B", "HOSTS", "HOURS", "PERMANENT", "STEP", "Pod", "scenario", "write_openmetrics"]
 
 
 NODES = {  # name -> (created minute, gone minute, cpus, memory bytes)
-    PERMANENT: (-3000, None, 8, 32 * 1024 ** 3),
-    COMPUTE_A: (122, 315, 8, 16 * 1024 ** 3),
-    COMPUTE_B: (None, None, 8, 16 * 1024 ** 3),  # filled in from the end minute
+    PERMANENT: (-3000, None, 8, 32 * 1024**3),
+    COMPUTE_A: (122, 315, 8, 16 * 1024**3),
+    COMPUTE_B: (None, None, 8, 16 * 1024**3),  # filled in from the end minute
 }
 
 
@@ -128,7 +63,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     start -= start % STEP
     ticks = [i * STEP / 60 for i in range(int(minutes * 60 / STEP) + 1)]
     nodes = dict(NODES)
-    nodes[COMPUTE_B] = (minutes - 2, None, 8, 16 * 1024 ** 3)
+    nodes[COMPUTE_B] = (minutes - 2, None, 8, 16 * 1024**3)
     pods = scenario(minutes)
     w = Writer(path, start)
 
@@ -140,11 +75,22 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
 
     # ---- node-exporter: Kubernetes nodes and the bare-metal hosts
     targets = [(n, {"job": "node-exporter", "instance": n}, spec) for n, spec in nodes.items()]
-    targets += [(role, {"job": "critical-path-node-exporter", "instance": f"{ip}:9100", "role": role},
-                 (-3000, None, 16, 256 * 1024 ** 3)) for role, ip in HOSTS.items()]
+    targets += [
+        (
+            role,
+            {"job": "critical-path-node-exporter", "instance": f"{ip}:9100", "role": role},
+            (-3000, None, 16, 256 * 1024**3),
+        )
+        for role, ip in HOSTS.items()
+    ]
     for key, labels, (created, gone, cpus, memory) in targets:
-        busy_of = (lambda t: 0.85 if any(p.node == key and alive(t, p.running_from, p.end) for p in pods) else 0.08) \
-            if "compute" in key else (lambda t: wave(t, 0.42, 0.12)) if key == PERMANENT else (lambda t: 0.80)
+        busy_of = (
+            (lambda t, key=key: 0.85 if any(p.node == key and alive(t, p.running_from, p.end) for p in pods) else 0.08)
+            if "compute" in key
+            else (lambda t: wave(t, 0.42, 0.12))
+            if key == PERMANENT
+            else (lambda t: 0.80)
+        )
         for cpu in range(min(cpus, 4)):
             for mode, share in (("idle", None), ("user", 0.7), ("system", 0.25), ("iowait", 0.05)):
                 total, points = 0.0, []
@@ -157,74 +103,119 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
                 w.series("node_cpu_seconds_total", {**labels, "cpu": str(cpu), "mode": mode}, points)
         live = [t for t in ticks if alive(t, created, gone)]
         w.series("node_memory_MemTotal_bytes", labels, [(t, memory) for t in live])
-        w.series("node_memory_MemAvailable_bytes", labels,
-                 [(t, memory * (1 - (wave(t, 0.35, 0.05) if key == PERMANENT else 0.3))) for t in live])
-        w.series("node_memory_SwapTotal_bytes", labels, [(t, 2 * 1024 ** 3 if key == PERMANENT else 0) for t in live])
+        w.series(
+            "node_memory_MemAvailable_bytes",
+            labels,
+            [(t, memory * (1 - (wave(t, 0.35, 0.05) if key == PERMANENT else 0.3))) for t in live],
+        )
+        w.series("node_memory_SwapTotal_bytes", labels, [(t, 2 * 1024**3 if key == PERMANENT else 0) for t in live])
         # The permanent node swaps a little during run 1 (memory pressure, as the alert expects).
-        w.series("node_memory_SwapFree_bytes", labels, [(t, (2 * 1024 ** 3 - (50 * 1024 ** 2 if 150 <= t < 160 else 0))
-                                                         if key == PERMANENT else 0) for t in live])
+        w.series(
+            "node_memory_SwapFree_bytes",
+            labels,
+            [(t, (2 * 1024**3 - (50 * 1024**2 if 150 <= t < 160 else 0)) if key == PERMANENT else 0) for t in live],
+        )
         w.series("node_filefd_allocated", labels, [(t, wave(t, 3500, 400)) for t in live])
         w.series("node_filefd_maximum", labels, [(t, 1048576) for t in live])
         w.series("up", labels, [(t, 1) for t in live])
 
     # ---- kube-state-metrics
     ksm = {"job": "kube-state-metrics", "instance": "10.32.1.10:8080"}
-    for node, (created, gone, cpus, memory) in nodes.items():
+    for node, (created, gone, _cpus, _memory) in nodes.items():
         live = [t for t in ticks if alive(t, created, gone)]
-        info = {**ksm, "node": node, "internal_ip": "172.16.16.%d" % (20 + len(node) % 50), "kernel_version": "6.8.0",
-                "kubelet_version": "v1.33.4", "os_image": "Ubuntu 24.04 LTS"}
+        info = {
+            **ksm,
+            "node": node,
+            "internal_ip": f"172.16.16.{20 + len(node) % 50}",
+            "kernel_version": "6.8.0",
+            "kubelet_version": "v1.33.4",
+            "os_image": "Ubuntu 24.04 LTS",
+        }
         w.series("kube_node_info", info, [(t, 1) for t in live])
-        w.series("kube_node_created", {**ksm, "node": node},
-                 [(t, start + max(created, -3000) * 60) for t in live])
+        w.series("kube_node_created", {**ksm, "node": node}, [(t, start + max(created, -3000) * 60) for t in live])
         for status in ("true", "false", "unknown"):
             ready_at = created + 1
-            w.series("kube_node_status_condition", {**ksm, "node": node, "condition": "Ready", "status": status},
-                     [(t, 1 if (status == "true") == (t >= ready_at) and status != "unknown" else 0) for t in live])
+            w.series(
+                "kube_node_status_condition",
+                {**ksm, "node": node, "condition": "Ready", "status": status},
+                [(t, 1 if (status == "true") == (t >= ready_at) and status != "unknown" else 0) for t in live],
+            )
     for p in pods:
         live = [t for t in ticks if alive(t, p.start, p.end)]
         ident = {**ksm, "namespace": p.namespace, "pod": p.name, "uid": f"uid-{p.name}"}
         cont = {**ident, "container": p.container}
-        running = lambda t: p.running_from is None or t >= p.running_from  # noqa: E731
+        running = lambda t, p=p: p.running_from is None or t >= p.running_from  # noqa: E731
         w.series("kube_pod_info", {**ident, "node": p.node, "created_by_kind": "ReplicaSet"}, [(t, 1) for t in live])
         w.series("kube_pod_created", ident, [(t, start + max(p.start, -3000) * 60) for t in live])
         for phase in ("Pending", "Running", "Succeeded", "Failed"):
-            w.series("kube_pod_status_phase", {**ident, "phase": phase},
-                     [(t, 1 if phase == ("Running" if running(t) else "Pending") else 0) for t in live])
+            w.series(
+                "kube_pod_status_phase",
+                {**ident, "phase": phase},
+                [(t, 1 if phase == ("Running" if running(t) else "Pending") else 0) for t in live],
+            )
         w.series("kube_pod_container_status_running", cont, [(t, 1 if running(t) else 0) for t in live])
-        w.series("kube_pod_container_status_restarts_total", cont,
-                 [(t, sum(1 for m, _ in p.restarts_at if t >= m)) for t in live])
+        w.series(
+            "kube_pod_container_status_restarts_total",
+            cont,
+            [(t, sum(1 for m, _ in p.restarts_at if t >= m)) for t in live],
+        )
         for minute, reason in p.restarts_at:
-            w.series("kube_pod_container_status_last_terminated_reason", {**cont, "reason": reason},
-                     [(t, 1) for t in live if t >= minute])
-        for resource, req, lim, unit in (("cpu", p.cpu_request, p.cpu_limit, "core"),
-                                         ("memory", p.mem_request, p.mem_limit, "byte")):
-            w.series("kube_pod_container_resource_requests", {**cont, "node": p.node, "resource": resource, "unit": unit},
-                     [(t, req) for t in live])
-            w.series("kube_pod_container_resource_limits", {**cont, "node": p.node, "resource": resource, "unit": unit},
-                     [(t, lim) for t in live])
+            w.series(
+                "kube_pod_container_status_last_terminated_reason",
+                {**cont, "reason": reason},
+                [(t, 1) for t in live if t >= minute],
+            )
+        for resource, req, lim, unit in (
+            ("cpu", p.cpu_request, p.cpu_limit, "core"),
+            ("memory", p.mem_request, p.mem_limit, "byte"),
+        ):
+            w.series(
+                "kube_pod_container_resource_requests",
+                {**cont, "node": p.node, "resource": resource, "unit": unit},
+                [(t, req) for t in live],
+            )
+            w.series(
+                "kube_pod_container_resource_limits",
+                {**cont, "node": p.node, "resource": resource, "unit": unit},
+                [(t, lim) for t in live],
+            )
     w.series("up", ksm, [(t, 1) for t in ticks])
 
     # ---- cAdvisor, through the kubelet
     kubelet = {"job": "kubelet", "metrics_path": "/metrics/cadvisor"}
     for p in pods:
         live = [t for t in ticks if alive(t, p.start, p.end) and (p.running_from is None or t >= p.running_from)]
-        cont = {**kubelet, "instance": p.node, "node": p.node, "namespace": p.namespace, "pod": p.name,
-                "container": p.container, "image": f"registry.example.com/{p.container}:1", "id": f"/kubepods/{p.name}"}
-        cpu = lambda t: max(0.001, p.cpu_use * (1 + 0.1 * math.sin(t / 7)))  # noqa: E731
-        for name, per_second in (("container_cpu_usage_seconds_total", cpu),
-                                 ("container_cpu_cfs_periods_total", lambda t: 10.0),
-                                 ("container_cpu_cfs_throttled_periods_total", lambda t: 10.0 * p.throttle),
-                                 ("container_fs_writes_bytes_total", lambda t: p.fs_write * (3 if int(t) % 30 == 0 else 0.2)),
-                                 ("container_fs_reads_bytes_total", lambda t: p.fs_write / 2)):
+        cont = {
+            **kubelet,
+            "instance": p.node,
+            "node": p.node,
+            "namespace": p.namespace,
+            "pod": p.name,
+            "container": p.container,
+            "image": f"registry.example.com/{p.container}:1",
+            "id": f"/kubepods/{p.name}",
+        }
+        cpu = lambda t, p=p: max(0.001, p.cpu_use * (1 + 0.1 * math.sin(t / 7)))  # noqa: E731
+        for name, per_second in (
+            ("container_cpu_usage_seconds_total", cpu),
+            ("container_cpu_cfs_periods_total", lambda t: 10.0),
+            ("container_cpu_cfs_throttled_periods_total", lambda t, p=p: 10.0 * p.throttle),
+            ("container_fs_writes_bytes_total", lambda t, p=p: p.fs_write * (3 if int(t) % 30 == 0 else 0.2)),
+            ("container_fs_reads_bytes_total", lambda t, p=p: p.fs_write / 2),
+        ):
             total, points = 0.0, []
             for t in live:
                 total += STEP * per_second(t)
                 points.append((t, total))
             w.series(name, cont, points)
-        w.series("container_memory_working_set_bytes", cont,
-                 [(t, p.mem_use * (1 + 0.05 * math.sin(t / 11))) for t in live])
+        w.series(
+            "container_memory_working_set_bytes", cont, [(t, p.mem_use * (1 + 0.05 * math.sin(t / 11))) for t in live]
+        )
         pod_level = {**kubelet, "instance": p.node, "namespace": p.namespace, "pod": p.name, "interface": "eth0"}
-        for name, rate in (("container_network_receive_bytes_total", p.rx), ("container_network_transmit_bytes_total", p.rx / 3)):
+        for name, rate in (
+            ("container_network_receive_bytes_total", p.rx),
+            ("container_network_transmit_bytes_total", p.rx / 3),
+        ):
             total, points = 0.0, []
             for t in live:
                 total += STEP * rate
@@ -234,45 +225,85 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         w.series("up", {"job": "kubelet", "instance": node}, [(t, 1) for t in ticks if alive(t, created, gone)])
 
     # ---- kubelet volume stats
-    for claim, size, used in (("prometheus-kube-prometheus-stack-prometheus-db-prometheus-0", 50, 0.12),
-                              ("storage-loki-0", 10, 0.35), ("kube-prometheus-stack-grafana", 10, 0.05),
-                              ("alertmanager-kube-prometheus-stack-alertmanager-db-0", 2, 0.02)):
+    for claim, size, used in (
+        ("prometheus-kube-prometheus-stack-prometheus-db-prometheus-0", 50, 0.12),
+        ("storage-loki-0", 10, 0.35),
+        ("kube-prometheus-stack-grafana", 10, 0.05),
+        ("alertmanager-kube-prometheus-stack-alertmanager-db-0", 2, 0.02),
+    ):
         labels = {"job": "kubelet", "instance": PERMANENT, "namespace": "monitoring", "persistentvolumeclaim": claim}
-        w.series("kubelet_volume_stats_capacity_bytes", labels, [(t, size * 1024 ** 3) for t in ticks])
-        w.series("kubelet_volume_stats_used_bytes", labels,
-                 [(t, size * 1024 ** 3 * (used + 0.03 * t / ticks[-1])) for t in ticks])
+        w.series("kubelet_volume_stats_capacity_bytes", labels, [(t, size * 1024**3) for t in ticks])
+        w.series(
+            "kubelet_volume_stats_used_bytes",
+            labels,
+            [(t, size * 1024**3 * (used + 0.03 * t / ticks[-1])) for t in ticks],
+        )
 
     # ---- control plane and DNS scrape health
-    for job, instance in (("apiserver", "10.32.0.1:6443"), ("coredns", "10.32.2.5:9153"), ("coredns", "10.32.2.6:9153")):
-        w.series("up", {"job": job, "instance": instance}, [(t, 0 if job == "coredns" and 600 <= t < 601 else 1) for t in ticks])
+    for job, instance in (
+        ("apiserver", "10.32.0.1:6443"),
+        ("coredns", "10.32.2.5:9153"),
+        ("coredns", "10.32.2.6:9153"),
+    ):
+        w.series(
+            "up",
+            {"job": job, "instance": instance},
+            [(t, 0 if job == "coredns" and 600 <= t < 601 else 1) for t in ticks],
+        )
 
     # ---- blackbox probes of the external APIs
-    for url, dns in (("https://api.binance.com/api/v3/ping", 0.018), ("https://cloud.langfuse.com", 0.032),
-                     ("https://s3.fr-par.scw.cloud", 0.006)):
+    for url, dns in (
+        ("https://api.binance.com/api/v3/ping", 0.018),
+        ("https://cloud.langfuse.com", 0.032),
+        ("https://s3.fr-par.scw.cloud", 0.006),
+    ):
         labels = {"job": "blackbox-exporter", "instance": url}
         w.series("probe_dns_lookup_time_seconds", labels, [(t, dns * rng.uniform(0.6, 1.8)) for t in ticks])
         w.series("probe_success", labels, [(t, 1) for t in ticks])
 
     # ---- cert-manager
     for name, days in (("grafana-tls", 61), ("api-tls", 23)):
-        labels = {"job": "cert-manager", "name": name, "namespace": "monitoring", "issuer_name": "letsencrypt",
-                  "issuer_kind": "ClusterIssuer", "issuer_group": "cert-manager.io"}
-        w.series("certmanager_certificate_expiration_timestamp_seconds", labels, [(t, end + days * 86400) for t in ticks])
+        labels = {
+            "job": "cert-manager",
+            "name": name,
+            "namespace": "monitoring",
+            "issuer_name": "letsencrypt",
+            "issuer_kind": "ClusterIssuer",
+            "issuer_group": "cert-manager.io",
+        }
+        w.series(
+            "certmanager_certificate_expiration_timestamp_seconds", labels, [(t, end + days * 86400) for t in ticks]
+        )
 
     # ---- postgres-exporter
     pg = {"job": "postgres-exporter", "instance": "mlops-db:5432", "namespace": "monitoring"}
     for state, base in (("active", 12), ("idle", 6), ("idle in transaction", 1)):
-        w.series("pg_stat_activity_count", {**pg, "datname": "mlops", "state": state, "usename": "airflow",
-                                            "application_name": "airflow", "backend_type": "client backend",
-                                            "wait_event_type": "", "wait_event": ""},
-                 [(t, round(base + (10 if 124 <= t < 300 and state == "active" else 0) + rng.uniform(-2, 2))) for t in ticks])
+        w.series(
+            "pg_stat_activity_count",
+            {
+                **pg,
+                "datname": "mlops",
+                "state": state,
+                "usename": "airflow",
+                "application_name": "airflow",
+                "backend_type": "client backend",
+                "wait_event_type": "",
+                "wait_event": "",
+            },
+            [
+                (t, round(base + (10 if 124 <= t < 300 and state == "active" else 0) + rng.uniform(-2, 2)))
+                for t in ticks
+            ],
+        )
     w.series("pg_settings_max_connections", pg, [(t, 50) for t in ticks])
 
     # ---- Traefik, per service
     buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-    for service, rps, latency in (("hft-services-api-8080@kubernetes", 20, 0.03),
-                                  ("airflow-airflow-webserver-8080@kubernetes", 3, 0.08),
-                                  ("ml-mlflow-5000@kubernetes", 1, 0.05)):
+    for service, rps, latency in (
+        ("hft-services-api-8080@kubernetes", 20, 0.03),
+        ("airflow-airflow-webserver-8080@kubernetes", 3, 0.08),
+        ("ml-mlflow-5000@kubernetes", 1, 0.05),
+    ):
         base = {"job": "traefik", "instance": "10.32.3.4:9100", "service": service, "method": "GET", "protocol": "http"}
         for code, share in (("200", 0.97), ("404", 0.025), ("500", 0.005)):
             total, points = 0.0, []
@@ -281,7 +312,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
                 total += STEP * rps * share * spike
                 points.append((t, total))
             w.series("traefik_service_requests_total", {**base, "code": code}, points)
-        cumulative = {le: 0.0 for le in buckets + [math.inf]}
+        cumulative = dict.fromkeys(buckets + [math.inf], 0.0)
         series_points = {le: [] for le in cumulative}
         sum_points, count_points, s_total = [], [], 0.0
         for t in ticks:
@@ -293,8 +324,11 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
             sum_points.append((t, s_total))
             count_points.append((t, cumulative[math.inf]))
         for le, points in series_points.items():
-            w.series("traefik_service_request_duration_seconds_bucket",
-                     {**base, "code": "200", "le": "+Inf" if le == math.inf else f"{le}"}, points)
+            w.series(
+                "traefik_service_request_duration_seconds_bucket",
+                {**base, "code": "200", "le": "+Inf" if le == math.inf else f"{le}"},
+                points,
+            )
         w.series("traefik_service_request_duration_seconds_sum", {**base, "code": "200"}, sum_points)
         w.series("traefik_service_request_duration_seconds_count", {**base, "code": "200"}, count_points)
 
@@ -310,8 +344,10 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     for pool, total_slots in (("default_pool", 16), ("finetune_pool", 5)):
         run = lambda t: 124 <= t < 300 or t >= minutes - 1  # noqa: E731
         queued = lambda t: 120 <= t < 124 or minutes - 4 <= t < minutes - 1  # noqa: E731
-        running = (lambda t: 5 if run(t) else 0) if pool == "finetune_pool" else (lambda t: 3 + int(wave(t, 2, 2)))
-        queue = (lambda t: 5 if queued(t) else 0) if pool == "finetune_pool" else (lambda t: 0)
+        running = (
+            (lambda t, run=run: 5 if run(t) else 0) if pool == "finetune_pool" else (lambda t: 3 + int(wave(t, 2, 2)))
+        )
+        queue = (lambda t, queued=queued: 5 if queued(t) else 0) if pool == "finetune_pool" else (lambda t: 0)
         w.series("airflow_pool_running_slots", {**sd, "pool": pool}, [(t, running(t)) for t in ticks])
         w.series("airflow_pool_queued_slots", {**sd, "pool": pool}, [(t, queue(t)) for t in ticks])
         w.series("airflow_pool_open_slots", {**sd, "pool": pool}, [(t, total_slots - running(t)) for t in ticks])
@@ -320,149 +356,3 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
 
 
 # ---------------------------------------------------------------- the server
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} is not installed (Debian package prometheus): run `bash .ci/run`")
-    return path
-
-
-def recording_levels(rule_files: list[Path]) -> list[list[dict]]:
-    """Recording rules grouped so that each level reads only raw series and lower levels."""
-    rules = [r for f in rule_files for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "record" in r]
-    names = {r["record"] for r in rules}
-    level: dict[str, int] = {}
-    while len(level) < len(rules):
-        progressed = False
-        for r in rules:
-            if r["record"] in level:
-                continue
-            deps = {n for n in names if re.search(rf"(?<![\w:]){re.escape(n)}(?![\w:])", r["expr"])} - {r["record"]}
-            if deps <= set(level):
-                level[r["record"]] = 1 + max((level[d] for d in deps), default=-1)
-                progressed = True
-        if not progressed:
-            raise ValueError("recording rules depend on each other in a cycle")
-    return [[r for r in rules if level[r["record"]] == i] for i in range(max(level.values()) + 1)]
-
-
-class SyntheticPrometheus:
-    """Generate, load, backfill and serve the synthetic cluster.  Use as a context manager."""
-
-    def __init__(self, rule_files: list[Path], workdir: Path | None = None, hours: int = HOURS,
-                 backfill: bool = True):
-        self.rule_files = rule_files
-        self.hours = hours
-        self.backfill = backfill
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="synthetic-prometheus-"))
-        self.data = self.workdir / "data"
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-        self.figures: dict = {}
-
-    def __enter__(self) -> "SyntheticPrometheus":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        promtool = _tool("promtool")
-        end = int(time.time())
-        end -= end % STEP
-        openmetrics = self.workdir / "cluster.om"
-        t0 = time.perf_counter()
-        self.figures = write_openmetrics(openmetrics, end, self.hours)
-        self.figures["generate_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(self.data)],
-                       check=True, capture_output=True)
-        self.figures["load_s"] = time.perf_counter() - t0
-        openmetrics.unlink()
-        self._serve()
-        if self.backfill:
-            t0 = time.perf_counter()
-            for i, rules in enumerate(recording_levels(self.rule_files)):
-                level_file = self.workdir / f"level-{i}.yaml"
-                level_file.write_text(yaml.safe_dump({"groups": [{"name": f"backfill-{i}", "interval": "30s",
-                                                                  "rules": rules}]}))
-                out = self.workdir / f"blocks-{i}"
-                subprocess.run([promtool, "tsdb", "create-blocks-from", "rules", f"--start={self.figures['start']}",
-                                f"--end={self.figures['end']}", f"--url={self.url}", f"--output-dir={out}",
-                                "--quiet", str(level_file)], check=True, capture_output=True)
-                self._stop_server()
-                for block in out.iterdir():
-                    if block.is_dir():
-                        shutil.move(str(block), self.data / block.name)
-                self._serve()
-            self.figures["backfill_s"] = time.perf_counter() - t0
-
-    def _serve(self) -> None:
-        config = self.workdir / "prometheus.yml"
-        config.write_text(yaml.safe_dump({
-            # Alert rules every 5 s, so ALERTS exist soon after start (recording groups keep their 30 s).
-            "global": {"scrape_interval": "30s", "evaluation_interval": "5s"},
-            "rule_files": [str(p) for p in self.rule_files],
-        }))
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        log = (self.workdir / "prometheus.log").open("a")
-        self.process = subprocess.Popen(
-            [_tool("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={self.data}",
-             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d",
-             "--log.level=warn"], stdout=log, stderr=log)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("prometheus did not become ready in 60 s")
-
-    def _stop_server(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def stop(self) -> None:
-        self._stop_server()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def query(self, path: str, **params) -> dict:
-        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return json.loads(response.read())
-
-    def wait_for_rule_evaluation(self, timeout: float = 120) -> None:
-        """Until every rule group has been evaluated since the server started (ALERTS exist)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            groups = self.query("rules")["data"]["groups"]
-            # A group not evaluated yet reports the zero time, 0001-01-01.
-            if groups and all(not g["lastEvaluation"].startswith("0001") for g in groups):
-                if self.query("query", query='ALERTS{alertname="Watchdog"}')["data"]["result"]:
-                    time.sleep(1)
-                    return
-            time.sleep(0.5)
-        raise RuntimeError("Prometheus evaluated no rule in time")

@@ -7,8 +7,9 @@ with exactly this secretness.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 
@@ -27,24 +28,60 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput("cluster_api_url", "string", False, "Kubernetes API server URL."),
     StackOutput("kubeconfig", "string", True, "Admin kubeconfig of the cluster."),
     StackOutput("private_network_id", "string", False, "Regional private network id; attach your resources here."),
-    StackOutput("pool_ids", "map<string,string>", False, "Kapsule pool ids by role: permanent, compute (and low-latency when enabled)."),
-    StackOutput("critical_path_private_ips", "map<string,string>", False, "Private IPv4 of each bare-metal host by role (empty in dev)."),
+    StackOutput(
+        "pool_ids",
+        "map<string,string>",
+        False,
+        "Kapsule pool ids by role: permanent, compute (and low-latency when enabled).",
+    ),
+    StackOutput(
+        "critical_path_private_ips",
+        "map<string,string>",
+        False,
+        "Private IPv4 of each bare-metal host by role (empty in dev).",
+    ),
     StackOutput("bucket_names", "map<string,string>", False, "Object-storage bucket names by purpose (loki, tempo)."),
     StackOutput("s3_endpoint", "string", False, "S3 endpoint of the buckets' region."),
-    StackOutput("estimated_cost_eur_per_hour", "object", False, "Hourly cost estimate: idle, busy and their parts, with the date the prices were read."),
-    StackOutput("alertmanager_config_secret", "string", False, "namespace/name of the Kubernetes Secret holding alertmanager.yaml."),
+    StackOutput(
+        "estimated_cost_eur_per_hour",
+        "object",
+        False,
+        "Hourly cost estimate: idle, busy and their parts, with the date the prices were read.",
+    ),
+    StackOutput(
+        "alertmanager_config_secret",
+        "string",
+        False,
+        "namespace/name of the Kubernetes Secret holding alertmanager.yaml.",
+    ),
     StackOutput("runbook_base_url", "string", False, "Base URL of the runbooks alerts link to."),
     StackOutput("grafana_url", "string", False, "Grafana's HTTPS URL."),
     StackOutput("grafana_admin_password", "string", True, "Grafana's generated admin password (user admin)."),
-    StackOutput("prometheus_url", "string", False, "Prometheus, in-cluster URL (remote-write receiver on /api/v1/write)."),
+    StackOutput(
+        "prometheus_url", "string", False, "Prometheus, in-cluster URL (remote-write receiver on /api/v1/write)."
+    ),
     StackOutput("alertmanager_url", "string", False, "Alertmanager, in-cluster URL."),
-    StackOutput("otlp_grpc_endpoint", "string", False, "OTLP gRPC endpoint of the OpenTelemetry Collector, in-cluster."),
-    StackOutput("otlp_http_endpoint", "string", False, "OTLP HTTP endpoint of the OpenTelemetry Collector, in-cluster."),
-    StackOutput("otlp_grpc_private_endpoint", "string", False, "OTLP gRPC endpoint on the private network (bare-metal hosts, VMs)."),
+    StackOutput(
+        "otlp_grpc_endpoint", "string", False, "OTLP gRPC endpoint of the OpenTelemetry Collector, in-cluster."
+    ),
+    StackOutput(
+        "otlp_http_endpoint", "string", False, "OTLP HTTP endpoint of the OpenTelemetry Collector, in-cluster."
+    ),
+    StackOutput(
+        "otlp_grpc_private_endpoint",
+        "string",
+        False,
+        "OTLP gRPC endpoint on the private network (bare-metal hosts, VMs).",
+    ),
     StackOutput("otlp_http_private_endpoint", "string", False, "OTLP HTTP endpoint on the private network."),
     StackOutput("loki_push_url", "string", False, "Loki push URL, in-cluster."),
     StackOutput("tempo_query_url", "string", False, "Tempo query URL, in-cluster."),
-    StackOutput("permanent_pool_requests", "object", False, "CPU and memory requested on the permanent pool vs allocatable, and the 80% limit."),
+    StackOutput(
+        "permanent_pool_requests",
+        "object",
+        False,
+        "CPU and memory requested on the permanent pool vs allocatable, and the 80% limit.",
+    ),
 )
 
 

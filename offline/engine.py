@@ -19,7 +19,7 @@ import runpy
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -43,7 +43,7 @@ GENERATED_SECRET_KEY = "00000000-offline-secret-key-000000000000"
 
 
 def stack_names() -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
 def _as_config_string(value: Any) -> str:
@@ -62,7 +62,7 @@ class StackFile:
     placeholders: list[str] = field(default_factory=list)  # secrets the file does not hold yet
 
 
-def read_stack_file(stack: str, overrides: Optional[dict[str, Any]] = None) -> StackFile:
+def read_stack_file(stack: str, overrides: dict[str, Any] | None = None) -> StackFile:
     """Merge Pulumi.yaml defaults with Pulumi.<stack>.yaml, as ``pulumi config`` would."""
     from components.config import PROJECT, SECRET_KEYS
 
@@ -115,7 +115,7 @@ class Registration:
 class ProgramRefused(Exception):
     """The program stopped (pulumi.RunError) after registering ``registrations``."""
 
-    def __init__(self, registrations: list["Registration"]):
+    def __init__(self, registrations: list[Registration]):
         self.registrations = registrations
         super().__init__(f"program refused to run after {len(registrations)} registrations")
 
@@ -183,9 +183,14 @@ def _mocks_and_monitor(private_subnet: str):
             rid = f"{args.name}-id"
             if args.typ == "scaleway:kubernetes/cluster:Cluster":
                 state["apiserverUrl"] = f"https://{rid}.api.k8s.{args.inputs.get('region', 'fr-par')}.scw.cloud:6443"
-                state["kubeconfigs"] = [{
-                    "configFile": "apiVersion: v1\nkind: Config\n# offline render: no real cluster\n",
-                    "host": state["apiserverUrl"], "clusterCaCertificate": "", "token": "offline-token"}]
+                state["kubeconfigs"] = [
+                    {
+                        "configFile": "apiVersion: v1\nkind: Config\n# offline render: no real cluster\n",
+                        "host": state["apiserverUrl"],
+                        "clusterCaCertificate": "",
+                        "token": "offline-token",
+                    }
+                ]
                 state["wildcardDns"] = f"*.{rid}.nodes.k8s.fr-par.scw.cloud"
             elif args.typ == "scaleway:ipam/ip:Ip":
                 address = subnet.network_address + self.next_host
@@ -225,18 +230,26 @@ def _mocks_and_monitor(private_subnet: str):
 
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-                self.registrations.append(Registration(
-                    type=request.type, name=request.name, urn=response.urn, parent=request.parent,
-                    custom=bool(request.custom), protect=bool(request.protect),
-                    ignore_changes=list(request.ignoreChanges), depends_on=list(request.dependencies),
-                    inputs=inputs))
+                self.registrations.append(
+                    Registration(
+                        type=request.type,
+                        name=request.name,
+                        urn=response.urn,
+                        parent=request.parent,
+                        custom=bool(request.custom),
+                        protect=bool(request.protect),
+                        ignore_changes=list(request.ignoreChanges),
+                        depends_on=list(request.dependencies),
+                        inputs=inputs,
+                    )
+                )
             return response
 
     mocks = OfflineMocks()
     return mocks, RecordingMonitor(mocks)
 
 
-def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
+def run(stack: str, overrides: dict[str, Any] | None = None) -> RenderResult:
     """Run __main__.py for ``stack`` under mocks; raise InvalidConfig on bad config."""
     for noisy in (r"pulumiverse_scaleway.*", r"pulumiverse_grafana.*"):
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=noisy)
@@ -251,8 +264,9 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
     # A fresh event loop and root resource per run, so that several stacks render in one process.
     asyncio.set_event_loop(asyncio.new_event_loop())
     settings.ROOT.set(None)
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in stack_file.values.items()},
-                                  [f"{PROJECT}:{k}" for k in stack_file.secret_keys])
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": v for k, v in stack_file.values.items()}, [f"{PROJECT}:{k}" for k in stack_file.secret_keys]
+    )
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     try:
         namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="trading_platform_program")
@@ -270,5 +284,6 @@ def run(stack: str, overrides: Optional[dict[str, Any]] = None) -> RenderResult:
         outputs[name] = _sync_await(output.future())
         if _sync_await(output.is_secret()):
             secret_outputs.add(name)
-    return RenderResult(stack, monitor.registrations, mocks.invokes, outputs, secret_outputs,
-                        namespace.get("config"), namespace)
+    return RenderResult(
+        stack, monitor.registrations, mocks.invokes, outputs, secret_outputs, namespace.get("config"), namespace
+    )

@@ -54,18 +54,28 @@ def write(result: offline.RenderResult, out: Path) -> list[Path]:
         path.write_text(text)
         written.append(path)
 
-    resources = [{
-        "type": r.type, "name": r.name, "parent": _short(r.parent), "custom": r.custom,
-        "protect": r.protect, "ignoreChanges": r.ignore_changes, "inputs": offline.redact(r.inputs),
-    } for r in result.resources]
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": _short(r.parent),
+            "custom": r.custom,
+            "protect": r.protect,
+            "ignoreChanges": r.ignore_changes,
+            "inputs": offline.redact(r.inputs),
+        }
+        for r in result.resources
+    ]
     emit("resources.json", json.dumps(resources, indent=2, sort_keys=False) + "\n")
     outputs = {k: (offline.REDACTED if k in result.secret_outputs else v) for k, v in sorted(result.outputs.items())}
     emit("outputs.json", json.dumps(outputs, indent=2) + "\n")
 
     for r in result.of_type("kubernetes:helm.sh/v3:Release"):
         values = offline.redact(r.inputs.get("values") or {})
-        header = (f"# Helm release {r.inputs.get('name')}: chart {r.inputs.get('chart')} "
-                  f"{r.inputs.get('version')} from {(r.inputs.get('repositoryOpts') or {}).get('repo')}\n")
+        header = (
+            f"# Helm release {r.inputs.get('name')}: chart {r.inputs.get('chart')} "
+            f"{r.inputs.get('version')} from {(r.inputs.get('repositoryOpts') or {}).get('repo')}\n"
+        )
         emit(f"helm/{r.inputs.get('name')}.yaml", header + _yaml(values))
     for r in result.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule"):
         emit(f"rules/{r.inputs['metadata']['name']}.yaml", _yaml(offline.unwrap(r.inputs["spec"])))
@@ -89,13 +99,18 @@ def _table(result: offline.RenderResult, written: list[Path], out: Path) -> str:
     lines += [f"  {t.ljust(width)}  {n:>3}" for t, n in sorted(counts.items())]
     cost = result.outputs.get("estimated_cost_eur_per_hour") or {}
     if cost:
-        lines += ["", f"estimated cost: {cost['idle']:.4f} EUR/h idle (compute pool at its minimum), "
-                      f"{cost['busy']:.4f} EUR/h busy (at its maximum); "
-                      f"about {cost['idle'] * 730:.0f} to {cost['busy'] * 730:.0f} EUR a month, excluding VAT and "
-                      f"{', '.join(cost['not_estimated'])}"]
+        lines += [
+            "",
+            f"estimated cost: {cost['idle']:.4f} EUR/h idle (compute pool at its minimum), "
+            f"{cost['busy']:.4f} EUR/h busy (at its maximum); "
+            f"about {cost['idle'] * 730:.0f} to {cost['busy'] * 730:.0f} EUR a month, excluding VAT and "
+            f"{', '.join(cost['not_estimated'])}",
+        ]
         if cost["unverified_prices"]:
-            lines.append(f"  prices not re-read from Scaleway's API (see components/scaleway/prices.yaml): "
-                         f"{', '.join(cost['unverified_prices'])}")
+            lines.append(
+                f"  prices not re-read from Scaleway's API (see components/scaleway/prices.yaml): "
+                f"{', '.join(cost['unverified_prices'])}"
+            )
     lines += ["", f"files written to {out.relative_to(offline.ROOT)}/:"]
     lines += [f"  {p.relative_to(out)}  ({p.stat().st_size:,} bytes)" for p in written]
     return "\n".join(lines)
@@ -120,9 +135,11 @@ def render(stack: str) -> int:
     written = write(result, out)
     print(_table(result, written, out))
     if stack_file.placeholders:
-        print(f"\nsecrets not in Pulumi.{stack}.yaml yet (rendered with offline placeholders; before "
-              f"`pulumi up` set each with `pulumi config set --secret <key> ...`): "
-              f"{', '.join(stack_file.placeholders)}")
+        print(
+            f"\nsecrets not in Pulumi.{stack}.yaml yet (rendered with offline placeholders; before "
+            f"`pulumi up` set each with `pulumi config set --secret <key> ...`): "
+            f"{', '.join(stack_file.placeholders)}"
+        )
     return 0
 
 

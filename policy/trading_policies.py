@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from pulumi_policy import EnforcementLevel, PolicyConfigSchema, ReportViolation, ResourceValidationArgs, \
-    ResourceValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
@@ -19,8 +25,11 @@ SECRET_PATTERNS = {
 }
 # Keys that name a secret value itself (adminPassword, routing_key), not a reference to where
 # one is kept (passwordKey, existingSecret).
-SECRET_KEYS = re.compile(r"(password|passwd|token|api[_-]?key|routing[_-]?key|secret[_-]?key|secretAccessKey|"
-                         r"webhook[_-]?url|api[_-]?url)$", re.I)
+SECRET_KEYS = re.compile(
+    r"(password|passwd|token|api[_-]?key|routing[_-]?key|secret[_-]?key|secretAccessKey|"
+    r"webhook[_-]?url|api[_-]?url)$",
+    re.I,
+)
 # Inputs that hold secrets by design: the engine keeps them encrypted (Pulumi secrets).
 SECRET_BEARING = {
     "kubernetes:core/v1:Secret": ("data", "stringData"),
@@ -52,7 +61,8 @@ def _chart_version_pinned(args: ResourceValidationArgs, report: ReportViolation)
 def _resources_complete(resources: Any) -> bool:
     return isinstance(resources, dict) and all(
         isinstance(resources.get(kind), dict) and {"cpu", "memory"} <= set(resources[kind])
-        for kind in ("requests", "limits"))
+        for kind in ("requests", "limits")
+    )
 
 
 def _requests_and_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -60,14 +70,19 @@ def _requests_and_limits(args: ResourceValidationArgs, report: ReportViolation) 
         chart = str(args.props.get("chart", ""))
         if chart.endswith("-crds"):
             return  # CRDs only: no workload
-        blocks = [(p, v) for p, v in walk(args.props.get("values") or {})
-                  if p and p[-1] == "resources" and "volumeClaimTemplate" not in p]
+        blocks = [
+            (p, v)
+            for p, v in walk(args.props.get("values") or {})
+            if p and p[-1] == "resources" and "volumeClaimTemplate" not in p
+        ]
         if not blocks:
             report(f"Helm release '{args.props.get('name')}' sets no CPU/memory requests and limits.")
         for path, block in blocks:
             if not _resources_complete(block):
-                report(f"Helm release '{args.props.get('name')}': {'.'.join(map(str, path))} needs "
-                       "requests and limits for both cpu and memory.")
+                report(
+                    f"Helm release '{args.props.get('name')}': {'.'.join(map(str, path))} needs "
+                    "requests and limits for both cpu and memory."
+                )
     elif args.resource_type.startswith("kubernetes:") and args.resource_type.split(":")[-1] in WORKLOAD_KINDS:
         for path, container in walk(args.props.get("spec") or {}):
             if path and path[-1] == "containers" and isinstance(container, list):
@@ -82,8 +97,10 @@ def _buckets_private_and_expiring(args: ResourceValidationArgs, report: ReportVi
     if args.props.get("acl", "private") != "private":
         report(f"bucket {args.name} must be private (acl {args.props.get('acl')!r}).")
     versioned = (args.props.get("versioning") or {}).get("enabled") is True
-    expiring = any(rule.get("enabled") and (rule.get("expiration") or {}).get("days")
-                   for rule in args.props.get("lifecycleRules") or [])
+    expiring = any(
+        rule.get("enabled") and (rule.get("expiration") or {}).get("days")
+        for rule in args.props.get("lifecycleRules") or []
+    )
     if not (versioned or expiring):
         report(f"bucket {args.name} must be versioned or expire objects with a lifecycle rule.")
 
@@ -106,13 +123,17 @@ def _no_plaintext_secrets(args: ResourceValidationArgs, report: ReportViolation)
             continue
         for what, pattern in SECRET_PATTERNS.items():
             if pattern.search(value):
-                report(f"{args.name}: {'.'.join(map(str, path))} holds a {what} in plaintext; pass it as a "
-                       "Pulumi secret through a Kubernetes Secret or a secret input.")
+                report(
+                    f"{args.name}: {'.'.join(map(str, path))} holds a {what} in plaintext; pass it as a "
+                    "Pulumi secret through a Kubernetes Secret or a secret input."
+                )
         key = str(path[-1])
         # A value from the environment (${VAR}) or a file is fine; a literal is not.
         if SECRET_KEYS.search(key) and not value.startswith(("${", "/")):
-            report(f"{args.name}: {'.'.join(map(str, path))} is a secret in plaintext; use a Kubernetes "
-                   "Secret reference or a Pulumi secret.")
+            report(
+                f"{args.name}: {'.'.join(map(str, path))} is a secret in plaintext; use a Kubernetes "
+                "Secret reference or a Pulumi secret."
+            )
 
 
 def _load_balancers_allowed(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -125,27 +146,42 @@ def _load_balancers_allowed(args: ResourceValidationArgs, report: ReportViolatio
             who = f"{args.props.get('namespace')}/{args.props.get('name')}"
             if who not in allowed:
                 report(f"Helm release {who} exposes a LoadBalancer Service; allowed: {sorted(allowed)}.")
-    elif args.resource_type == "kubernetes:core/v1:Service":
-        if (args.props.get("spec") or {}).get("type") == "LoadBalancer":
-            meta = args.props.get("metadata") or {}
-            who = f"{meta.get('namespace')}/{meta.get('name')}"
-            if who not in allowed:
-                report(f"Service {who} is a LoadBalancer; allowed: {sorted(allowed)}.")
+    elif (
+        args.resource_type == "kubernetes:core/v1:Service"
+        and (args.props.get("spec") or {}).get("type") == "LoadBalancer"
+    ):
+        meta = args.props.get("metadata") or {}
+        who = f"{meta.get('namespace')}/{meta.get('name')}"
+        if who not in allowed:
+            report(f"Service {who} is a LoadBalancer; allowed: {sorted(allowed)}.")
 
 
 def _policy(name: str, description: str, validate: Callable, config: PolicyConfigSchema | None = None):
-    return ResourceValidationPolicy(name=name, description=description, validate=validate,
-                                    enforcement_level=EnforcementLevel.MANDATORY, config_schema=config)
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=config,
+    )
 
 
 POLICIES = [
     _policy("helm-chart-version-pinned", "Helm releases pin an exact chart version.", _chart_version_pinned),
-    _policy("workloads-requests-and-limits", "Every workload sets CPU and memory requests and limits.",
-            _requests_and_limits),
-    _policy("buckets-private-and-expiring", "Buckets are private, and versioned or lifecycle-managed.",
-            _buckets_private_and_expiring),
+    _policy(
+        "workloads-requests-and-limits", "Every workload sets CPU and memory requests and limits.", _requests_and_limits
+    ),
+    _policy(
+        "buckets-private-and-expiring",
+        "Buckets are private, and versioned or lifecycle-managed.",
+        _buckets_private_and_expiring,
+    ),
     _policy("prod-bare-metal-protected", "Bare-metal hosts in prod are protected.", _prod_hosts_protected),
     _policy("no-plaintext-secrets", "No resource input carries a known secret in plaintext.", _no_plaintext_secrets),
-    _policy("load-balancers-allowed", "Only allowed Services are of type LoadBalancer.", _load_balancers_allowed,
-            PolicyConfigSchema(properties={"allowed": {"type": "array", "items": {"type": "string"}}})),
+    _policy(
+        "load-balancers-allowed",
+        "Only allowed Services are of type LoadBalancer.",
+        _load_balancers_allowed,
+        PolicyConfigSchema(properties={"allowed": {"type": "array", "items": {"type": "string"}}}),
+    ),
 ]

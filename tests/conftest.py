@@ -66,7 +66,6 @@ def postgres():
     Yields a function that runs SQL through psql and returns the rows as lists of strings."""
     import pwd
     import subprocess
-
     import tempfile
 
     bindir = _postgres_bin()
@@ -83,12 +82,39 @@ def postgres():
         as_user = ["runuser", "-u", "postgres", "--"]
     run = lambda *cmd: subprocess.run([*as_user, *cmd], capture_output=True, text=True, check=True)  # noqa: E731
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-        f"-c listen_addresses='' -c unix_socket_directories='{sock}'", "start")
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-w",
+        "-l",
+        str(base / "log"),
+        "-o",
+        f"-c listen_addresses='' -c unix_socket_directories='{sock}'",
+        "start",
+    )
 
     def sql(statement: str, database: str = "postgres") -> list[list[str]]:
-        out = subprocess.run(["psql", "-h", str(sock), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
-                              "-At", "-F", "\t", "-c", statement], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "psql",
+                "-h",
+                str(sock),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-F",
+                "\t",
+                "-c",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
         return [line.split("\t") for line in out.stdout.splitlines() if line]

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from components.alerting import routing as escalation
-from offline import render
 from conftest import STACKS, require_tool
+from offline import render
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,7 @@ def test_amtool_check_config_accepts_the_rendered_file(rendered_configs, stack):
 
 
 ROUTES = [
-    (["severity=critical", "alertname=NodeDown"],
-     "slack-critical,sms-primary-on-call,sms-secondary-on-call,pagerduty"),
+    (["severity=critical", "alertname=NodeDown"], "slack-critical,sms-primary-on-call,sms-secondary-on-call,pagerduty"),
     (["severity=warning", "alertname=NodeCPUSaturated"], "slack"),
     (["severity=info", "alertname=ComputeScaleUp"], "blackhole"),
     (["severity=none", "alertname=Watchdog"], "heartbeat"),
@@ -58,17 +57,39 @@ ROUTES = [
 @pytest.mark.parametrize("labels,receivers", ROUTES, ids=[r[0][0] for r in ROUTES])
 def test_amtool_routes(rendered_configs, stack, labels, receivers):
     amtool = require_tool("amtool")
-    run = subprocess.run([amtool, "config", "routes", "test", f"--config.file={rendered_configs[stack]}",
-                          f"--verify.receivers={receivers}", *labels], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={rendered_configs[stack]}",
+            f"--verify.receivers={receivers}",
+            *labels,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip() == receivers
 
 
 def test_amtool_verify_fails_on_a_wrong_expectation(rendered_configs):
     amtool = require_tool("amtool")
-    run = subprocess.run([amtool, "config", "routes", "test", f"--config.file={rendered_configs['prod']}",
-                          "--verify.receivers=slack", "severity=critical", "alertname=NodeDown"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={rendered_configs['prod']}",
+            "--verify.receivers=slack",
+            "severity=critical",
+            "alertname=NodeDown",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0
 
 
@@ -84,14 +105,16 @@ def test_critical_pages_within_one_minute_by_configuration(rendered_configs):
 
 # ---------------------------------------------------------------- a real Alertmanager
 
+
 class _Capture(BaseHTTPRequestHandler):
     received: list = []
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         url = urlparse(self.path)
-        self.received.append({"path": url.path, "query": parse_qs(url.query), "at": time.monotonic(),
-                              "body": json.loads(body or b"{}")})
+        self.received.append(
+            {"path": url.path, "query": parse_qs(url.query), "at": time.monotonic(), "body": json.loads(body or b"{}")}
+        )
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"{}")
@@ -114,8 +137,12 @@ def _http(method: str, url: str, payload=None):
 
 
 # Time-scaled copy of the escalation: 1s stands for the 10s of group_wait, 6s for 15 min, 12s for 30 min.
-SCALE = {"10s": "1s", "30s": "1s", escalation.ESCALATE_TO_SECONDARY_AFTER: "6s",
-         escalation.ESCALATE_TO_PAGERDUTY_AFTER: "12s"}
+SCALE = {
+    "10s": "1s",
+    "30s": "1s",
+    escalation.ESCALATE_TO_SECONDARY_AFTER: "6s",
+    escalation.ESCALATE_TO_PAGERDUTY_AFTER: "12s",
+}
 
 
 def _scaled(route: dict) -> dict:
@@ -148,9 +175,17 @@ def alertmanager(prod, tmp_path_factory):
     (work / "alertmanager.yaml").write_text(yaml.safe_dump(config))
     port = _free_port()
     process = subprocess.Popen(
-        [binary, f"--config.file={work / 'alertmanager.yaml'}", f"--storage.path={work / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            binary,
+            f"--config.file={work / 'alertmanager.yaml'}",
+            f"--storage.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -169,11 +204,25 @@ def alertmanager(prod, tmp_path_factory):
 
 
 def _fire(url: str, *alerts: dict) -> None:
-    now = datetime.now(timezone.utc)
-    _http("POST", f"{url}/api/v2/alerts", [{
-        "labels": a, "annotations": {"summary": f"{a['alertname']} test", "description": "d", "sla": "s",
-                                     "runbook_url": "https://runbooks.invalid/X.md"},
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=10)).isoformat()} for a in alerts])
+    now = datetime.now(UTC)
+    _http(
+        "POST",
+        f"{url}/api/v2/alerts",
+        [
+            {
+                "labels": a,
+                "annotations": {
+                    "summary": f"{a['alertname']} test",
+                    "description": "d",
+                    "sla": "s",
+                    "runbook_url": "https://runbooks.invalid/X.md",
+                },
+                "startsAt": now.isoformat(),
+                "endsAt": (now + timedelta(minutes=10)).isoformat(),
+            }
+            for a in alerts
+        ],
+    )
 
 
 def _names(message: dict) -> set[str]:
@@ -192,24 +241,33 @@ def _deliveries(received: list, alertname: str) -> list[dict]:
 def test_real_alertmanager_runs_the_escalation_chain(alertmanager):
     url, received = alertmanager
     start = time.monotonic()
-    _fire(url,
-          {"alertname": "NodeDown", "severity": "critical"},                        # never acknowledged
-          {"alertname": "PersistentVolumeFull", "severity": "critical", "namespace": "monitoring"},  # acked
-          {"alertname": "AirflowSchedulerDown", "severity": "critical", "component": "airflow-scheduler"},
-          {"alertname": "AirflowSchedulerHeartbeatLate", "severity": "warning", "component": "airflow-scheduler"},
-          {"alertname": "NodeCPUSaturated", "severity": "warning", "instance": "10.32.0.5:9100"},
-          {"alertname": "ComputeScaleUp", "severity": "info", "node": "scw-compute-1"},
-          {"alertname": "Watchdog", "severity": "none"})
+    _fire(
+        url,
+        {"alertname": "NodeDown", "severity": "critical"},  # never acknowledged
+        {"alertname": "PersistentVolumeFull", "severity": "critical", "namespace": "monitoring"},  # acked
+        {"alertname": "AirflowSchedulerDown", "severity": "critical", "component": "airflow-scheduler"},
+        {"alertname": "AirflowSchedulerHeartbeatLate", "severity": "warning", "component": "airflow-scheduler"},
+        {"alertname": "NodeCPUSaturated", "severity": "warning", "instance": "10.32.0.5:9100"},
+        {"alertname": "ComputeScaleUp", "severity": "info", "node": "scw-compute-1"},
+        {"alertname": "Watchdog", "severity": "none"},
+    )
 
     # Acknowledge PersistentVolumeFull as soon as its first SMS arrives: a silence.
     deadline = time.monotonic() + 5
     while not _deliveries(received, "PersistentVolumeFull") and time.monotonic() < deadline:
         time.sleep(0.1)
-    now = datetime.now(timezone.utc)
-    _http("POST", f"{url}/api/v2/silences", {
-        "matchers": [{"name": "alertname", "value": "PersistentVolumeFull", "isRegex": False, "isEqual": True}],
-        "startsAt": now.isoformat(), "endsAt": (now + timedelta(hours=1)).isoformat(),
-        "createdBy": "on-call", "comment": "ack"})
+    now = datetime.now(UTC)
+    _http(
+        "POST",
+        f"{url}/api/v2/silences",
+        {
+            "matchers": [{"name": "alertname", "value": "PersistentVolumeFull", "isRegex": False, "isEqual": True}],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(hours=1)).isoformat(),
+            "createdBy": "on-call",
+            "comment": "ack",
+        },
+    )
     time.sleep(max(0.0, start + 15 - time.monotonic()))
 
     node_down = _deliveries(received, "NodeDown")
@@ -219,16 +277,16 @@ def test_real_alertmanager_runs_the_escalation_chain(alertmanager):
         by_target.setdefault(target, m["at"] - start)
     primary, secondary = "/sms?to=+33600000001", "/sms?to=+33600000002"
     assert set(by_target) == {"/slack", primary, secondary, "/pagerduty"}, by_target
-    assert by_target["/slack"] < 3 and by_target[primary] < 3          # at once (scaled 10s)
-    assert 5.5 <= by_target[secondary] < 10                             # after "15 min" (6s)
-    assert by_target["/pagerduty"] >= 11.5                              # after "30 min" (12s)
+    assert by_target["/slack"] < 3 and by_target[primary] < 3  # at once (scaled 10s)
+    assert 5.5 <= by_target[secondary] < 10  # after "15 min" (6s)
+    assert by_target["/pagerduty"] >= 11.5  # after "30 min" (12s)
 
     acked = {m["path"] + str(m["query"].get("to", "")) for m in _deliveries(received, "PersistentVolumeFull")}
-    assert acked == {"/slack", "/sms['+33600000001']"}, acked          # no escalation after the ack
+    assert acked == {"/slack", "/sms['+33600000001']"}, acked  # no escalation after the ack
 
     assert [m["path"] for m in _deliveries(received, "AirflowSchedulerHeartbeatLate")] == []  # inhibited
-    assert {m["path"] for m in _deliveries(received, "NodeCPUSaturated")} == {"/slack"}        # warning: Slack only
-    assert _deliveries(received, "ComputeScaleUp") == []                                      # info: nobody
+    assert {m["path"] for m in _deliveries(received, "NodeCPUSaturated")} == {"/slack"}  # warning: Slack only
+    assert _deliveries(received, "ComputeScaleUp") == []  # info: nobody
     assert {m["path"] for m in _deliveries(received, "Watchdog")} == {"/heartbeat"}
     slack_text = _deliveries(received, "NodeDown")[0]["body"]
     assert any(m["body"].get("channel") == "#cvntrade-alerts" for m in node_down if m["path"] == "/slack"), slack_text

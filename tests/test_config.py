@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from components import config, preflight
-from offline import engine as offline
 from conftest import ROOT
+from offline import engine as offline
 
 
 def prod_raw(**overrides):
@@ -36,8 +36,15 @@ def problems_of(**overrides) -> list[config.Problem]:
 
 
 def host(**changes):
-    base = {"role": "market-data", "offer": "EM-A315X-SSD", "osName": "Ubuntu",
-            "osVersion": "24.04 LTS (Noble Numbat)", "cores": 16, "isolatedCores": "2-13", "hugepages1G": 8}
+    base = {
+        "role": "market-data",
+        "offer": "EM-A315X-SSD",
+        "osName": "Ubuntu",
+        "osVersion": "24.04 LTS (Noble Numbat)",
+        "cores": 16,
+        "isolatedCores": "2-13",
+        "hugepages1G": 8,
+    }
     base.update(changes)
     return base
 
@@ -56,25 +63,70 @@ BAD_INPUTS = [
     ("kubernetes version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "such as 1.35"),
     ("maintenance day", {"maintenanceDay": "someday"}, "maintenanceDay", "sunday"),
     ("maintenance hour", {"maintenanceStartHour": "25"}, "maintenanceStartHour", "0 to 23"),
-    ("autoscaler duration", {"autoscalerScaleDownUnneededTime": "five minutes"}, "autoscalerScaleDownUnneededTime", "duration"),
+    (
+        "autoscaler duration",
+        {"autoscalerScaleDownUnneededTime": "five minutes"},
+        "autoscalerScaleDownUnneededTime",
+        "duration",
+    ),
     ("autoscaler expander", {"autoscalerExpander": "cheapest"}, "autoscalerExpander", "least_waste"),
     ("empty node type", {"permanentPoolNodeType": ""}, "permanentPoolNodeType", "node type"),
     ("permanent pool of zero", {"permanentPoolSize": "0"}, "permanentPoolSize", "1 to 100"),
-    ("compute max below min", {"computePoolMinSize": "3", "computePoolMaxSize": "2"}, "computePoolMaxSize", "at least computePoolMinSize"),
+    (
+        "compute max below min",
+        {"computePoolMinSize": "3", "computePoolMaxSize": "2"},
+        "computePoolMaxSize",
+        "at least computePoolMinSize",
+    ),
     ("compute min negative", {"computePoolMinSize": "-1"}, "computePoolMinSize", "0 to 100"),
-    ("node type without price", {"computePoolNodeType": "GP1-XL"}, "computePoolNodeType", "priced in components/scaleway/prices.yaml"),
+    (
+        "node type without price",
+        {"computePoolNodeType": "GP1-XL"},
+        "computePoolNodeType",
+        "priced in components/scaleway/prices.yaml",
+    ),
     ("host role unknown", {"criticalPathHosts": [host(role="risk")]}, "criticalPathHosts[0].role", "market-data"),
     ("host role twice", {"criticalPathHosts": [host(), host()]}, "criticalPathHosts[1].role", "each role once"),
     ("host offer empty", {"criticalPathHosts": [host(offer="")]}, "criticalPathHosts[0].offer", "non-empty"),
-    ("isolated cores syntax", {"criticalPathHosts": [host(isolatedCores="2..7")]}, "criticalPathHosts[0].isolatedCores", "2-7,10"),
-    ("isolated cores outside host", {"criticalPathHosts": [host(isolatedCores="2-19")]}, "criticalPathHosts[0].isolatedCores", "0-15"),
-    ("no housekeeping core left", {"criticalPathHosts": [host(isolatedCores="1-15")]}, "criticalPathHosts[0].isolatedCores", "housekeeping"),
-    ("core 0 isolated", {"criticalPathHosts": [host(isolatedCores="0-3")]}, "criticalPathHosts[0].isolatedCores", "core 0"),
-    ("huge pages negative", {"criticalPathHosts": [host(hugepages1G=-2)]}, "criticalPathHosts[0].hugepages1G", "0 to 1024"),
+    (
+        "isolated cores syntax",
+        {"criticalPathHosts": [host(isolatedCores="2..7")]},
+        "criticalPathHosts[0].isolatedCores",
+        "2-7,10",
+    ),
+    (
+        "isolated cores outside host",
+        {"criticalPathHosts": [host(isolatedCores="2-19")]},
+        "criticalPathHosts[0].isolatedCores",
+        "0-15",
+    ),
+    (
+        "no housekeeping core left",
+        {"criticalPathHosts": [host(isolatedCores="1-15")]},
+        "criticalPathHosts[0].isolatedCores",
+        "housekeeping",
+    ),
+    (
+        "core 0 isolated",
+        {"criticalPathHosts": [host(isolatedCores="0-3")]},
+        "criticalPathHosts[0].isolatedCores",
+        "core 0",
+    ),
+    (
+        "huge pages negative",
+        {"criticalPathHosts": [host(hugepages1G=-2)]},
+        "criticalPathHosts[0].hugepages1G",
+        "0 to 1024",
+    ),
     ("hosts without ssh keys", {"sshKeyIds": []}, "sshKeyIds", "SSH key"),
     ("retention duration", {"prometheusRetention": "10 days"}, "prometheusRetention", "10d"),
     ("retention size unit", {"prometheusRetentionSize": "40G"}, "prometheusRetentionSize", "GiB"),
-    ("retention size over volume", {"prometheusRetentionSize": "50GiB"}, "prometheusRetentionSize", "90% of prometheusVolumeSize"),
+    (
+        "retention size over volume",
+        {"prometheusRetentionSize": "50GiB"},
+        "prometheusRetentionSize",
+        "90% of prometheusVolumeSize",
+    ),
     ("phone not E.164", {"onCallPrimaryPhone": "06 12 34 56 78"}, "onCallPrimaryPhone", "E.164"),
     ("same on-call twice", {"onCallSecondaryPhone": "+33600000001"}, "onCallSecondaryPhone", "different person"),
     ("runbook url http", {"runbookBaseUrl": "http://wiki.example.com/runbooks"}, "runbookBaseUrl", "https://"),
@@ -106,11 +158,16 @@ def test_there_are_at_least_25_distinct_bad_inputs():
 
 
 def test_every_problem_is_reported_at_once():
-    problems = problems_of(region="mars", maintenanceStartHour="99", onCallPrimaryPhone="0612",
-                           computePoolMinSize="4", computePoolMaxSize="2", prometheusRetention="forever")
+    problems = problems_of(
+        region="mars",
+        maintenanceStartHour="99",
+        onCallPrimaryPhone="0612",
+        computePoolMinSize="4",
+        computePoolMaxSize="2",
+        prometheusRetention="forever",
+    )
     keys = {p.key for p in problems}
-    assert {"region", "maintenanceStartHour", "onCallPrimaryPhone", "computePoolMaxSize",
-            "prometheusRetention"} <= keys
+    assert {"region", "maintenanceStartHour", "onCallPrimaryPhone", "computePoolMaxSize", "prometheusRetention"} <= keys
 
 
 def test_a_bad_value_is_shown_in_the_message():
@@ -161,8 +218,13 @@ def test_render_of_a_broken_stack_prints_problems_without_traceback(tmp_path):
     stack["config"]["trading-platform:onCallPrimaryPhone"] = "0612345678"
     stack["config"]["trading-platform:privateSubnet"] = "100.64.0.0/24"
     (project / "Pulumi.broken.yaml").write_text(yaml.safe_dump(stack))
-    run = subprocess.run([sys.executable, "-m", "offline", "broken"], cwd=project,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    run = subprocess.run(
+        [sys.executable, "-m", "offline", "broken"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr + run.stdout
     for key in ("computePoolMaxSize = '0'", "onCallPrimaryPhone = '0612345678'", "privateSubnet = '100.64.0.0/24'"):

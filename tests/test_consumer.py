@@ -10,8 +10,8 @@ import pulumi
 from pulumi.runtime import settings
 from pulumi.runtime.sync_await import _sync_await
 
-from offline import engine as offline
 from conftest import ROOT
+from offline import engine as offline
 
 
 class PlatformMocks(pulumi.runtime.Mocks):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bench.synthetic_cluster import SyntheticPrometheus
+from bench.synthetic_prometheus import SyntheticPrometheus
 from components.alerting import rules as alerting
 from conftest import ROOT
 from dashboards import infrastructure
@@ -39,6 +39,7 @@ def board(prod) -> dict:
 
 
 # ---------------------------------------------------------------- structure
+
 
 def test_eleven_sections_and_at_least_35_panels(board):
     rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
@@ -115,6 +116,7 @@ def test_render_writes_the_dashboard_json(tmp_path, prod):
 
 # ---------------------------------------------------------------- real servers
 
+
 @pytest.fixture(scope="module")
 def synthetic_prometheus():
     with SyntheticPrometheus(alerting.rule_files()) as server:
@@ -126,8 +128,9 @@ def test_every_prometheus_query_returns_data_over_12_hours(board, synthetic_prom
     end = time.time()
     empty, failed = [], []
     for title, expr in prometheus_queries(board):
-        response = synthetic_prometheus.query("query_range", query=substitute(expr), start=end - 12 * 3600,
-                                              end=end, step=60)
+        response = synthetic_prometheus.query(
+            "query_range", query=substitute(expr), start=end - 12 * 3600, end=end, step=60
+        )
         if response["status"] != "success":
             failed.append((title, expr, response))
         elif not response["data"]["result"]:
@@ -150,11 +153,16 @@ def test_every_drift_query_returns_rows_in_postgres(postgres):
     for day in range(30):
         for crypto in ("UNIUSDC", "OPUSDC", "AAVEUSDC"):
             for cost in (5, 15):
-                rows.append(f"('run-{day:02d}', '{crypto}', {cost}, {0.55 + day * 0.002}, "
-                            f"{0.4 if crypto == 'AAVEUSDC' else 1.3}, 0.31, 0.95, 27000, "
-                            f"now() - interval '{30 - day} days')")
-    postgres("INSERT INTO finetune_results (run_id, crypto, cost_bps, f1_macro, sortino, action_rate, "
-             "cusum_block_rate, n_train_samples, created_at) VALUES " + ", ".join(rows), "dashboard")
+                rows.append(
+                    f"('run-{day:02d}', '{crypto}', {cost}, {0.55 + day * 0.002}, "
+                    f"{0.4 if crypto == 'AAVEUSDC' else 1.3}, 0.31, 0.95, 27000, "
+                    f"now() - interval '{30 - day} days')"
+                )
+    postgres(
+        "INSERT INTO finetune_results (run_id, crypto, cost_bps, f1_macro, sortino, action_rate, "
+        "cusum_block_rate, n_train_samples, created_at) VALUES " + ", ".join(rows),
+        "dashboard",
+    )
     window = "{0} BETWEEN now() - interval '30 days' AND now()"
     for title, queries in infrastructure.drift_queries().items():
         for sql in queries:

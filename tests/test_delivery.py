@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from offline import engine as offline
 from conftest import ROOT
+from offline import engine as offline
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CREDENTIALS = ("PULUMI_ACCESS_TOKEN", "SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID")

@@ -14,23 +14,40 @@ from conftest import STACKS
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 # Sub-charts of kube-prometheus-stack: their values live under the parent's key.
-SUBCHARTS = {"kube-prometheus-stack": {"grafana": "grafana", "kube-state-metrics": "kube-state-metrics",
-                                       "prometheus-node-exporter": "prometheus-node-exporter"}}
+SUBCHARTS = {
+    "kube-prometheus-stack": {
+        "grafana": "grafana",
+        "kube-state-metrics": "kube-state-metrics",
+        "prometheus-node-exporter": "prometheus-node-exporter",
+    }
+}
 
 
 # Maps a chart renders verbatim into a program's own configuration file, so any key of that
 # program is valid below them (each documented as such in the chart's values.yaml).
 FREE_FORM = {
-    "grafana": {("grafana.ini",)},                      # rendered as grafana.ini: every Grafana option
-    "opentelemetry-collector": {("config",)},            # rendered as the collector's config.yaml
-    "loki": {("loki", "limits_config"), ("loki", "compactor"), ("loki", "ingester"),
-             ("loki", "schemaConfig")},                  # rendered into Loki's config.yaml
+    "grafana": {("grafana.ini",)},  # rendered as grafana.ini: every Grafana option
+    "opentelemetry-collector": {("config",)},  # rendered as the collector's config.yaml
+    "loki": {
+        ("loki", "limits_config"),
+        ("loki", "compactor"),
+        ("loki", "ingester"),
+        ("loki", "schemaConfig"),
+    },  # rendered into Loki's config.yaml
 }
 
 
 # Kubernetes label, annotation and node-selector maps: any label key is valid in them.
-KUBERNETES_MAPS = {"nodeSelector", "annotations", "labels", "podAnnotations", "podLabels", "commonLabels",
-                   "extraLabels", "additionalLabels"}
+KUBERNETES_MAPS = {
+    "nodeSelector",
+    "annotations",
+    "labels",
+    "podAnnotations",
+    "podLabels",
+    "commonLabels",
+    "extraLabels",
+    "additionalLabels",
+}
 
 
 def _commented_keys(text: str) -> set[str]:
@@ -46,12 +63,13 @@ def _free_form_by_schema(schema: dict | None, path: tuple[str, ...]) -> bool:
         props = node.get("properties") or {}
         if key in props:
             node = props[key]
-        elif node.get("additionalProperties") not in (None, False) or node.get("patternProperties"):
-            return True
         else:
-            return False
-    return isinstance(node, dict) and (node.get("additionalProperties") not in (None, False)
-                                       or node.get("type") == "object" and "properties" not in node)
+            return bool(node.get("additionalProperties") not in (None, False) or node.get("patternProperties"))
+    return isinstance(node, dict) and (
+        node.get("additionalProperties") not in (None, False)
+        or node.get("type") == "object"
+        and "properties" not in node
+    )
 
 
 class Chart:
@@ -69,13 +87,18 @@ class Chart:
             return found
         for key, value in values.items():
             here = path + (str(key),)
-            if any(here[:len(prefix)] == prefix for prefix in self.free_form) or (path and path[-1] in KUBERNETES_MAPS):
+            if any(here[: len(prefix)] == prefix for prefix in self.free_form) or (
+                path and path[-1] in KUBERNETES_MAPS
+            ):
                 continue
             default = self._default(here)
             if default is _MISSING:
                 parent = self._default(path)
-                free = (parent == {} or _free_form_by_schema(self.schema, here)
-                        or (key in self.commented and isinstance(parent, dict)))
+                free = (
+                    parent == {}
+                    or _free_form_by_schema(self.schema, here)
+                    or (key in self.commented and isinstance(parent, dict))
+                )
                 if not free:
                     found.append(".".join(here))
                 continue
@@ -135,8 +158,10 @@ def test_every_release_pins_its_chart_version(renders, stack, reference):
 
 def test_the_checker_catches_an_invented_key(reference):
     chart = Chart(reference / "charts" / "kube-prometheus-stack")
-    assert chart.problems({"prometheus": {"prometheusSpec": {"retentionn": "10d"}}}) == \
-        ["prometheus.prometheusSpec.retentionn"]
-    assert chart.problems({"prometheus": {"prometheusSpec": {"retention": "10d",
-                                                              "nodeSelector": {"any": "thing"}}}}) == []
+    assert chart.problems({"prometheus": {"prometheusSpec": {"retentionn": "10d"}}}) == [
+        "prometheus.prometheusSpec.retentionn"
+    ]
+    assert (
+        chart.problems({"prometheus": {"prometheusSpec": {"retention": "10d", "nodeSelector": {"any": "thing"}}}}) == []
+    )
     assert chart.problems({"alertmanager": {"alertmanagerSpec": {"configSecret": "x"}}}) == []

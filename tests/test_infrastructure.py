@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline import engine as offline
 from conftest import ROOT, STACKS
+from offline import engine as offline
 
 POOL = "scaleway:kubernetes/pool:Pool"
 SERVER = "scaleway:elasticmetal/server:Server"
@@ -62,8 +62,11 @@ def test_kapsule_cluster_settings(renders, stack):
     assert cluster.inputs["cni"] == "cilium"
     assert cluster.inputs["deleteAdditionalResources"] is False
     assert cluster.inputs["privateNetworkId"] == "network-private-id"
-    assert cluster.inputs["autoUpgrade"] == {"enable": True, "maintenanceWindowDay": "sunday",
-                                             "maintenanceWindowStartHour": 3.0}
+    assert cluster.inputs["autoUpgrade"] == {
+        "enable": True,
+        "maintenanceWindowDay": "sunday",
+        "maintenanceWindowStartHour": 3.0,
+    }
     scaler = cluster.inputs["autoscalerConfig"]
     assert scaler["ignoreDaemonsetsUtilization"] is True
     assert scaler["scaleDownUnneededTime"] == "5m" and scaler["scaleDownDelayAfterAdd"] == "5m"
@@ -130,8 +133,13 @@ def test_cloud_init_carries_each_hosts_tuning(prod):
         files = {f["path"]: f["content"] for f in parsed["write_files"]}
         grub = files["/etc/default/grub.d/90-trading-low-latency.cfg"]
         iso = host["isolatedCores"]
-        for arg in (f"nohz_full={iso}", f"rcu_nocbs={iso}", f"isolcpus=managed_irq,domain,{iso}",
-                    f"hugepages={host['hugepages1G']}", "default_hugepagesz=1G"):
+        for arg in (
+            f"nohz_full={iso}",
+            f"rcu_nocbs={iso}",
+            f"isolcpus=managed_irq,domain,{iso}",
+            f"hugepages={host['hugepages1G']}",
+            "default_hugepagesz=1G",
+        ):
             assert arg in grub, (role, arg)
         unit = files[f"/etc/systemd/system/trading-{role}.service"]
         assert f"CPUAffinity={iso.replace(',', ' ')}" in unit
@@ -170,8 +178,12 @@ def test_buckets_are_private_expiring_and_protected_in_prod(renders, stack, prot
 def test_bucket_credential_is_scoped_and_secret(prod):
     policy = prod.one("scaleway:iam/policy:Policy", "storage-telemetry-writer-policy")
     [rule] = policy.inputs["rules"]
-    assert set(rule["permissionSetNames"]) == {"ObjectStorageObjectsRead", "ObjectStorageObjectsWrite",
-                                               "ObjectStorageObjectsDelete", "ObjectStorageBucketsRead"}
+    assert set(rule["permissionSetNames"]) == {
+        "ObjectStorageObjectsRead",
+        "ObjectStorageObjectsWrite",
+        "ObjectStorageObjectsDelete",
+        "ObjectStorageBucketsRead",
+    }
     assert policy.inputs["applicationId"] == "storage-telemetry-writer-id"
     from pulumi.runtime.sync_await import _sync_await
 
@@ -183,8 +195,11 @@ def test_bucket_credential_is_scoped_and_secret(prod):
 def test_cost_estimate_counts_everything_that_bills(renders, stack):
     """Recomputed from the price file and the rendered resources, not from the cost module."""
     prices = yaml.safe_load((ROOT / "components" / "scaleway" / "prices.yaml").read_text())
-    hourly = {**prices["hourly"]["nodeTypes"], **prices["hourly"]["offers"],
-              **{k: v for k, v in prices["hourly"].items() if k not in ("nodeTypes", "offers")}}
+    hourly = {
+        **prices["hourly"]["nodeTypes"],
+        **prices["hourly"]["offers"],
+        **{k: v for k, v in prices["hourly"].items() if k not in ("nodeTypes", "offers")},
+    }
     result = renders[stack]
     fixed = 0.0
     for pool in result.of_type(POOL):
@@ -193,10 +208,14 @@ def test_cost_estimate_counts_everything_that_bills(renders, stack):
     servers = result.of_type("scaleway:elasticmetal/server:Server")
     for server in servers:  # the mocks name an offer id "offer-<name>"
         fixed += hourly[server.inputs["offer"].removeprefix("offer-")]["eur"] + hourly["privateNetworkOption"]["eur"]
-    fixed += sum(hourly[k]["eur"] * len(result.of_type(t)) for k, t in (
-        ("publicGateway", "scaleway:network/publicGateway:PublicGateway"),
-        ("publicGatewayIp", "scaleway:network/publicGatewayIp:PublicGatewayIp"),
-        ("loadBalancer", "scaleway:loadbalancers/loadBalancer:LoadBalancer")))
+    fixed += sum(
+        hourly[k]["eur"] * len(result.of_type(t))
+        for k, t in (
+            ("publicGateway", "scaleway:network/publicGateway:PublicGateway"),
+            ("publicGatewayIp", "scaleway:network/publicGatewayIp:PublicGatewayIp"),
+            ("loadBalancer", "scaleway:loadbalancers/loadBalancer:LoadBalancer"),
+        )
+    )
     cost = result.outputs["estimated_cost_eur_per_hour"]
     volumes = sum(cost["volumes_gib"].values())
     fixed += volumes * prices["perGiBMonth"]["blockStorage"]["eur"] / 730
@@ -241,8 +260,13 @@ def test_render_writes_the_files_it_promises(tmp_path, prod):
     from offline import render
 
     written = {p.relative_to(tmp_path).as_posix() for p in render.write(prod, tmp_path)}
-    assert {"resources.json", "outputs.json", "alertmanager.yaml", "helm/prometheus-operator-crds.yaml",
-            "cloud-init/critical-path-strategy.yaml"} <= written
+    assert {
+        "resources.json",
+        "outputs.json",
+        "alertmanager.yaml",
+        "helm/prometheus-operator-crds.yaml",
+        "cloud-init/critical-path-strategy.yaml",
+    } <= written
     assert {f"rules/trading-platform-{n}.yaml" for n in ("critical", "warning", "info", "meta", "recording")} <= written
     resources = json.loads((tmp_path / "resources.json").read_text())
     assert len(resources) == len(prod.resources)

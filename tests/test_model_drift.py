@@ -21,10 +21,15 @@ def load_runs(sql, database: str, f1_by_run: list[float], latest_hours_ago: int 
     for age, f1 in enumerate(reversed(f1_by_run)):
         hours = latest_hours_ago + 24 * age
         for crypto, delta in (("UNIUSDC", 0.01), ("OPUSDC", -0.01)):
-            rows.append(f"('run-{len(f1_by_run) - age:03d}', '{crypto}', 15, {f1 + delta}, 1.2, 0.3, 0.95, 27000, "
-                        f"now() - interval '{hours} hours')")
-    sql("INSERT INTO finetune_results (run_id, crypto, cost_bps, f1_macro, sortino, action_rate, "
-        "cusum_block_rate, n_train_samples, created_at) VALUES " + ", ".join(rows), database)
+            rows.append(
+                f"('run-{len(f1_by_run) - age:03d}', '{crypto}', 15, {f1 + delta}, 1.2, 0.3, 0.95, 27000, "
+                f"now() - interval '{hours} hours')"
+            )
+    sql(
+        "INSERT INTO finetune_results (run_id, crypto, cost_bps, f1_macro, sortino, action_rate, "
+        "cusum_block_rate, n_train_samples, created_at) VALUES " + ", ".join(rows),
+        database,
+    )
 
 
 def drop_ratio(sql, database: str) -> float:

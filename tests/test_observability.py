@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 
-from components.alerting import rules as alerting
-from components.observability import sizing
-from offline import engine as offline
 from components import preflight
-from components.config import InvalidConfig, load
+from components.alerting import rules as alerting
+from components.config import InvalidConfig
+from components.observability import sizing
 from conftest import STACKS
+from offline import engine as offline
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PERMANENT = {"platform.trading/pool": "permanent"}
@@ -37,7 +37,9 @@ def walk(tree, path=()):
             yield from walk(value, path + (i,))
 
 
-@pytest.mark.parametrize("stack,retention,size,volume", [("prod", "10d", "40GiB", "50Gi"), ("dev", "2d", "8GiB", "10Gi")])
+@pytest.mark.parametrize(
+    "stack,retention,size,volume", [("prod", "10d", "40GiB", "50Gi"), ("dev", "2d", "8GiB", "10Gi")]
+)
 def test_prometheus_storage_and_retention(renders, stack, retention, size, volume):
     spec = values(renders[stack], "kube-prometheus-stack")["prometheus"]["prometheusSpec"]
     assert spec["retention"] == retention and spec["retentionSize"] == size
@@ -101,8 +103,11 @@ def test_grafana_is_https_only_with_a_generated_admin_secret(prod):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_component_has_requests_and_limits(renders, stack):
     for r in renders[stack].of_type(RELEASE):
-        found = [v for path, v in walk(offline.unwrap(r.inputs.get("values") or {}))
-                 if path[-1] == "resources" and "volumeClaimTemplate" not in path]
+        found = [
+            v
+            for path, v in walk(offline.unwrap(r.inputs.get("values") or {}))
+            if path[-1] == "resources" and "volumeClaimTemplate" not in path
+        ]
         if r.inputs["name"] == "prometheus-operator-crds":
             continue
         assert found, f"{r.inputs['name']} sets no resources"
@@ -114,10 +119,21 @@ def test_every_component_has_requests_and_limits(renders, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_deployments_on_the_permanent_pool_and_daemonsets_everywhere(renders, stack):
     result = renders[stack]
-    selectors = {r.inputs["name"]: [v for p, v in walk(offline.unwrap(r.inputs.get("values") or {}))
-                                    if p[-1] == "nodeSelector"] for r in result.of_type(RELEASE)}
-    for name in ("kube-prometheus-stack", "loki", "tempo", "otel-collector", "postgres-exporter",
-                 "statsd-exporter", "blackbox-exporter", "cert-manager", "traefik"):
+    selectors = {
+        r.inputs["name"]: [v for p, v in walk(offline.unwrap(r.inputs.get("values") or {})) if p[-1] == "nodeSelector"]
+        for r in result.of_type(RELEASE)
+    }
+    for name in (
+        "kube-prometheus-stack",
+        "loki",
+        "tempo",
+        "otel-collector",
+        "postgres-exporter",
+        "statsd-exporter",
+        "blackbox-exporter",
+        "cert-manager",
+        "traefik",
+    ):
         assert selectors[name] and all(s == PERMANENT for s in selectors[name]), name
     batch = {"key": "platform.trading/workload", "operator": "Exists", "effect": "NoSchedule"}
     assert batch in values(result, "kube-prometheus-stack")["prometheus-node-exporter"]["tolerations"]
@@ -177,9 +193,14 @@ def test_collector_is_a_pinned_gateway_behind_a_private_load_balancer(prod):
 def test_statsd_mapping_gives_the_airflow_names_the_rules_and_panels_read(prod, reference):
     mapping = yaml.safe_load(values(prod, "statsd-exporter")["statsd"]["mappingConfig"])
     names = {m["name"] for m in mapping["mappings"]}
-    assert names == {"airflow_scheduler_heartbeat", "airflow_dag_processing_total_parse_time",
-                     "airflow_pool_open_slots", "airflow_pool_queued_slots", "airflow_pool_running_slots",
-                     "airflow_ti_failures"}
+    assert names == {
+        "airflow_scheduler_heartbeat",
+        "airflow_dag_processing_total_parse_time",
+        "airflow_pool_open_slots",
+        "airflow_pool_queued_slots",
+        "airflow_pool_running_slots",
+        "airflow_ti_failures",
+    }
     listed = (reference / "metrics" / "airflow-statsd.txt").read_text()
     for name in names:
         assert f"\t{name}\t" in listed or listed.startswith(f"{name}\t") or f"\n{name}\t" in listed, name
@@ -217,8 +238,12 @@ def test_no_secret_value_in_any_helm_value(renders):
     for result in renders.values():
         for r in result.of_type(RELEASE):
             text = json.dumps(offline.unwrap(r.inputs.get("values") or {}))
-            for secret in [*offline.PLACEHOLDERS.values(), offline.GENERATED_PASSWORD, offline.GENERATED_SECRET_KEY,
-                           "SCWOFFLINEACCESSKEY0"]:
+            for secret in [
+                *offline.PLACEHOLDERS.values(),
+                offline.GENERATED_PASSWORD,
+                offline.GENERATED_SECRET_KEY,
+                "SCWOFFLINEACCESSKEY0",
+            ]:
                 assert secret not in text, (r.inputs["name"], secret)
 
 
@@ -232,9 +257,13 @@ def test_permanent_pool_capacity_figure(prod):
 
 def test_a_permanent_node_too_small_is_a_config_error_naming_the_biggest_consumers():
     stack_file = offline.read_stack_file("prod")
-    stack_file.values["nodeAllocatable"] = json.dumps({"PRO2-S": {"cpu": 2, "memoryGiB": 4},
-                                                       "POP2-HC-8C-16G": {"cpu": 7.6, "memoryGiB": 13.4},
-                                                       "POP2-HC-16C-32G": {"cpu": 15.4, "memoryGiB": 28.6}})
+    stack_file.values["nodeAllocatable"] = json.dumps(
+        {
+            "PRO2-S": {"cpu": 2, "memoryGiB": 4},
+            "POP2-HC-8C-16G": {"cpu": 7.6, "memoryGiB": 13.4},
+            "POP2-HC-16C-32G": {"cpu": 15.4, "memoryGiB": 28.6},
+        }
+    )
     with pytest.raises(InvalidConfig) as caught:
         preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
     texts = [str(p) for p in caught.value.problems if p.key == "permanentPoolNodeType"]

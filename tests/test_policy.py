@@ -10,8 +10,8 @@ import sys
 import pytest
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
-from offline import engine as offline
 from conftest import ROOT, STACKS
+from offline import engine as offline
 
 sys.path.insert(0, str(ROOT / "policy"))
 import trading_policies  # noqa: E402
@@ -20,16 +20,27 @@ POLICIES = {p.name: p for p in trading_policies.POLICIES}
 CONFIG = json.loads((ROOT / "policy" / "config.json").read_text())
 
 
-def as_args(registration: offline.Registration, props: dict | None = None, protect: bool | None = None,
-            policy: str = "") -> ResourceValidationArgs:
-    opts = PolicyResourceOptions(protect=registration.protect if protect is None else protect,
-                                 ignore_changes=registration.ignore_changes, delete_before_replace=False,
-                                 aliases=[], custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-                                 additional_secret_outputs=[], parent=registration.parent)
-    return ResourceValidationArgs(resource_type=registration.type,
-                                  props=offline.unwrap(registration.inputs) if props is None else props,
-                                  urn=registration.urn, name=registration.name, opts=opts, provider=None,
-                                  config=CONFIG.get(policy, {}))
+def as_args(
+    registration: offline.Registration, props: dict | None = None, protect: bool | None = None, policy: str = ""
+) -> ResourceValidationArgs:
+    opts = PolicyResourceOptions(
+        protect=registration.protect if protect is None else protect,
+        ignore_changes=registration.ignore_changes,
+        delete_before_replace=False,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=registration.parent,
+    )
+    return ResourceValidationArgs(
+        resource_type=registration.type,
+        props=offline.unwrap(registration.inputs) if props is None else props,
+        urn=registration.urn,
+        name=registration.name,
+        opts=opts,
+        provider=None,
+        config=CONFIG.get(policy, {}),
+    )
 
 
 def violations(policy: str, args: ResourceValidationArgs) -> list[str]:
@@ -94,8 +105,9 @@ def test_unlisted_load_balancer_is_a_violation(prod):
     traefik = one(prod, trading_policies.HELM_RELEASE, "traefik")
     args = as_args(traefik, policy="load-balancers-allowed")
     assert violations("load-balancers-allowed", args) == []
-    strict = ResourceValidationArgs(args.resource_type, args.props, args.urn, args.name, args.opts, None,
-                                    config={"allowed": []})
+    strict = ResourceValidationArgs(
+        args.resource_type, args.props, args.urn, args.name, args.opts, None, config={"allowed": []}
+    )
     assert violations("load-balancers-allowed", strict)  # Traefik's default Service is a LoadBalancer
 
 

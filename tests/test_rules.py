@@ -11,20 +11,38 @@ import pytest
 import yaml
 
 from components.alerting import rules as alerting
-from offline import render
 from conftest import ROOT, STACKS, require_tool
+from offline import render
 
 RULES = ROOT / "rules"
 RUNBOOKS = ROOT / "runbooks"
 
 # The spec's alerts (003, "Alerting Rules") by severity, with the `for` the spec gives.
 SPEC_ALERTS = {
-    "critical": {"NodeDown": "2m", "ContainerOOMKilled": None, "PodCrashLooping": "5m", "PersistentVolumeFull": "5m",
-                 "DBConnectionSaturated": "5m", "AirflowSchedulerDown": "2m"},
-    "warning": {"NodeCPUSaturated": "10m", "NodeMemoryPressure": "5m", "FineTunePodStuckPending": "10m",
-                "ComputeNodeIdle": "30m", "CPUThrottlingHigh": "10m", "AirflowSchedulerHeartbeatLate": "2m",
-                "CertificateExpiringSoon": "24h", "HTTP5xxSpike": "5m"},
-    "info": {"ComputeScaleUp": None, "ComputeScaleDown": None, "FineTuneRunStarted": None, "FineTuneRunCompleted": None},
+    "critical": {
+        "NodeDown": "2m",
+        "ContainerOOMKilled": None,
+        "PodCrashLooping": "5m",
+        "PersistentVolumeFull": "5m",
+        "DBConnectionSaturated": "5m",
+        "AirflowSchedulerDown": "2m",
+    },
+    "warning": {
+        "NodeCPUSaturated": "10m",
+        "NodeMemoryPressure": "5m",
+        "FineTunePodStuckPending": "10m",
+        "ComputeNodeIdle": "30m",
+        "CPUThrottlingHigh": "10m",
+        "AirflowSchedulerHeartbeatLate": "2m",
+        "CertificateExpiringSoon": "24h",
+        "HTTP5xxSpike": "5m",
+    },
+    "info": {
+        "ComputeScaleUp": None,
+        "ComputeScaleDown": None,
+        "FineTuneRunStarted": None,
+        "FineTuneRunCompleted": None,
+    },
 }
 # F1 Drift (the spec's 9th warning) is a Grafana-managed rule on PostgreSQL: see README.
 
@@ -52,7 +70,9 @@ def test_promtool_unit_tests_pass_on_the_source_rules():
     promtool = require_tool("promtool")
     tests = sorted((RULES / "tests").glob("*.test.yaml"))
     assert len(tests) >= 3
-    run = subprocess.run([promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, cwd=RULES / "tests")
+    run = subprocess.run(
+        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, cwd=RULES / "tests"
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -70,10 +90,13 @@ def test_promtool_passes_on_the_rendered_rule_files(renders, stack, tmp_path):
     tests_dir.mkdir()
     for test in sorted((RULES / "tests").glob("*.test.yaml")):
         doc = yaml.safe_load(test.read_text().replace(alerting.RUNBOOK_PLACEHOLDER_BASE, base))
-        doc["rule_files"] = [str(tmp_path / "rules" / f"trading-platform-{Path(f).stem}.yaml") for f in doc["rule_files"]]
+        doc["rule_files"] = [
+            str(tmp_path / "rules" / f"trading-platform-{Path(f).stem}.yaml") for f in doc["rule_files"]
+        ]
         (tests_dir / test.name).write_text(yaml.safe_dump(doc, sort_keys=False))
-    run = subprocess.run([promtool, "test", "rules", *map(str, sorted(tests_dir.iterdir()))],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [promtool, "test", "rules", *map(str, sorted(tests_dir.iterdir()))], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     for rule in all_rules(tmp_path / "rules"):
         url = rule.get("annotations", {}).get("runbook_url")
@@ -130,8 +153,18 @@ def test_runbooks_and_alerts_link_both_ways():
     assert present - linked == set(), f"runbooks no alert links: {present - linked}"
 
 
-SPEC_RUNBOOKS = ["NODE_DOWN", "OOM", "DISK_FULL", "AUTOSCALER_STUCK", "CPU_SATURATED", "SCHEDULER_DOWN",
-                 "MODEL_DRIFT", "CERT_EXPIRY", "DB_SATURATED", "HTTP_ERRORS"]
+SPEC_RUNBOOKS = [
+    "NODE_DOWN",
+    "OOM",
+    "DISK_FULL",
+    "AUTOSCALER_STUCK",
+    "CPU_SATURATED",
+    "SCHEDULER_DOWN",
+    "MODEL_DRIFT",
+    "CERT_EXPIRY",
+    "DB_SATURATED",
+    "HTTP_ERRORS",
+]
 
 
 @pytest.mark.parametrize("path", sorted(set(RUNBOOKS.glob("*.md")) - {RUNBOOKS / "README.md"}), ids=lambda p: p.stem)
@@ -153,10 +186,44 @@ def test_the_spec_runbooks_all_exist():
 
 
 PROMQL_WORDS = {
-    "sum", "avg", "max", "min", "count", "rate", "increase", "by", "without", "on", "ignoring", "and", "or",
-    "unless", "offset", "vector", "time", "histogram_quantile", "topk", "bottomk", "abs", "absent", "changes",
-    "max_over_time", "min_over_time", "avg_over_time", "group_left", "group_right", "bool", "clamp_min",
-    "clamp_max", "label_replace", "timestamp", "humanize", "deriv", "predict_linear", "irate", "delta",
+    "sum",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "rate",
+    "increase",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "vector",
+    "time",
+    "histogram_quantile",
+    "topk",
+    "bottomk",
+    "abs",
+    "absent",
+    "changes",
+    "max_over_time",
+    "min_over_time",
+    "avg_over_time",
+    "group_left",
+    "group_right",
+    "bool",
+    "clamp_min",
+    "clamp_max",
+    "label_replace",
+    "timestamp",
+    "humanize",
+    "deriv",
+    "predict_linear",
+    "irate",
+    "delta",
 }
 SYNTHETIC = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 

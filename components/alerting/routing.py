@@ -34,8 +34,10 @@ SLACK_TEXT = (
     "Acknowledge (silence this group): {{ .ExternalURL }}/#/silences/new?filter="
     "%7Balertname%3D%22{{ .CommonLabels.alertname }}%22%7D"
 )
-SLACK_TITLE = "[{{ .Status | toUpper }}{{ if eq .Status \"firing\" }}:{{ .Alerts.Firing | len }}{{ end }}] " \
-              "{{ .CommonLabels.severity | toUpper }} {{ .CommonLabels.alertname }}"
+SLACK_TITLE = (
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
+    "{{ .CommonLabels.severity | toUpper }} {{ .CommonLabels.alertname }}"
+)
 
 # Timing.  A critical alert pages within one minute of firing: group_wait 10s for a new
 # group, group_interval 1m for an alert joining a group that already paged.
@@ -72,26 +74,32 @@ def _slack(secrets: EscalationSecrets, channel: str, color: str) -> dict:
 
 
 def receivers(alerting: AlertingConfig, secrets: EscalationSecrets) -> list[dict]:
-    sms = lambda phone: {"url": _sms_url(secrets.sms_bridge_url, phone), "send_resolved": False,  # noqa: E731
-                         "max_alerts": 10}
+    def sms(phone: str) -> dict:
+        return {"url": _sms_url(secrets.sms_bridge_url, phone), "send_resolved": False, "max_alerts": 10}
+
     return [
         {"name": "blackhole"},
         {"name": "slack", "slack_configs": [_slack(secrets, alerting.slack_channel, "warning")]},
         {"name": "slack-critical", "slack_configs": [_slack(secrets, alerting.slack_channel, "danger")]},
         {"name": "sms-primary-on-call", "webhook_configs": [sms(alerting.on_call_primary)]},
         {"name": "sms-secondary-on-call", "webhook_configs": [sms(alerting.on_call_secondary)]},
-        {"name": "pagerduty", "pagerduty_configs": [{
-            "routing_key": secrets.pagerduty_routing_key,
-            "severity": "critical",
-            "send_resolved": True,
-            "description": "{{ .CommonAnnotations.summary }}",
-            "details": {
-                "description": "{{ .CommonAnnotations.description }}",
-                "sla": "{{ .CommonAnnotations.sla }}",
-                "runbook": "{{ .CommonAnnotations.runbook_url }}",
-                "firing": "{{ .Alerts.Firing | len }}",
-            },
-        }]},
+        {
+            "name": "pagerduty",
+            "pagerduty_configs": [
+                {
+                    "routing_key": secrets.pagerduty_routing_key,
+                    "severity": "critical",
+                    "send_resolved": True,
+                    "description": "{{ .CommonAnnotations.summary }}",
+                    "details": {
+                        "description": "{{ .CommonAnnotations.description }}",
+                        "sla": "{{ .CommonAnnotations.sla }}",
+                        "runbook": "{{ .CommonAnnotations.runbook_url }}",
+                        "firing": "{{ .Alerts.Firing | len }}",
+                    },
+                }
+            ],
+        },
         {"name": "heartbeat", "webhook_configs": [{"url": secrets.heartbeat_url, "send_resolved": False}]},
     ]
 
@@ -103,19 +111,37 @@ def route() -> dict:
         "group_by": ["alertname", "namespace"],
         **WARNING_TIMING,
         "routes": [
-            {"receiver": "heartbeat", "matchers": ['alertname="Watchdog"'],
-             "group_wait": "0s", "group_interval": "1m", "repeat_interval": "1m"},
+            {
+                "receiver": "heartbeat",
+                "matchers": ['alertname="Watchdog"'],
+                "group_wait": "0s",
+                "group_interval": "1m",
+                "repeat_interval": "1m",
+            },
             {"receiver": "blackhole", "matchers": ['alertname="InfoInhibitor"']},
             {"receiver": "blackhole", "matchers": ['severity="info"']},
-            {"receiver": "slack-critical", "matchers": ['severity="critical"'], **CRITICAL_TIMING,
-             "routes": [
-                 {"receiver": "slack-critical", "continue": True},
-                 {"receiver": "sms-primary-on-call", "continue": True, "repeat_interval": "1h"},
-                 {"receiver": "sms-secondary-on-call", "continue": True,
-                  "group_wait": ESCALATE_TO_SECONDARY_AFTER, "group_interval": "5m", "repeat_interval": "1h"},
-                 {"receiver": "pagerduty",
-                  "group_wait": ESCALATE_TO_PAGERDUTY_AFTER, "group_interval": "5m", "repeat_interval": "4h"},
-             ]},
+            {
+                "receiver": "slack-critical",
+                "matchers": ['severity="critical"'],
+                **CRITICAL_TIMING,
+                "routes": [
+                    {"receiver": "slack-critical", "continue": True},
+                    {"receiver": "sms-primary-on-call", "continue": True, "repeat_interval": "1h"},
+                    {
+                        "receiver": "sms-secondary-on-call",
+                        "continue": True,
+                        "group_wait": ESCALATE_TO_SECONDARY_AFTER,
+                        "group_interval": "5m",
+                        "repeat_interval": "1h",
+                    },
+                    {
+                        "receiver": "pagerduty",
+                        "group_wait": ESCALATE_TO_PAGERDUTY_AFTER,
+                        "group_interval": "5m",
+                        "repeat_interval": "4h",
+                    },
+                ],
+            },
             {"receiver": "slack", "matchers": ['severity="warning"'], **WARNING_TIMING},
         ],
     }
@@ -124,15 +150,24 @@ def route() -> dict:
 def inhibit_rules() -> list[dict]:
     return [
         # A critical alert silences the warning of the same alert and namespace (kube-prometheus).
-        {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-         "equal": ["namespace", "alertname"]},
+        {
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity="warning"'],
+            "equal": ["namespace", "alertname"],
+        },
         # ... and the warning about the same component (scheduler down > heartbeat late).  Both
         # sides must carry the label: Alertmanager counts two missing labels as equal.
-        {"source_matchers": ['severity="critical"', 'component=~".+"'],
-         "target_matchers": ['severity="warning"', 'component=~".+"'], "equal": ["component"]},
+        {
+            "source_matchers": ['severity="critical"', 'component=~".+"'],
+            "target_matchers": ['severity="warning"', 'component=~".+"'],
+            "equal": ["component"],
+        },
         # InfoInhibitor, as in kube-prometheus.
-        {"source_matchers": ['alertname="InfoInhibitor"'], "target_matchers": ['severity="info"'],
-         "equal": ["namespace"]},
+        {
+            "source_matchers": ['alertname="InfoInhibitor"'],
+            "target_matchers": ['severity="info"'],
+            "equal": ["namespace"],
+        },
     ]
 
 

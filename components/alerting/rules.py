@@ -64,11 +64,22 @@ class Alerting(pulumi.ComponentResource):
 
         s = args.secrets
         document = pulumi.Output.all(
-            s.slack_webhook_url.output(), s.pagerduty_routing_key.output(),
-            s.sms_bridge_url.output(), s.heartbeat_url.output(),
-        ).apply(lambda v: yaml.safe_dump(
-            routing.alertmanager_config(args.alerting, routing.EscalationSecrets(*v)), sort_keys=False))
-        self.alertmanager_config = secret(f"{name}-alertmanager-config", ALERTMANAGER_CONFIG_SECRET, args.namespace,
-                                          {"alertmanager.yaml": document}, parent=self, provider=args.provider)
+            s.slack_webhook_url.output(),
+            s.pagerduty_routing_key.output(),
+            s.sms_bridge_url.output(),
+            s.heartbeat_url.output(),
+        ).apply(
+            lambda v: yaml.safe_dump(
+                routing.alertmanager_config(args.alerting, routing.EscalationSecrets(*v)), sort_keys=False
+            )
+        )
+        self.alertmanager_config = secret(
+            f"{name}-alertmanager-config",
+            ALERTMANAGER_CONFIG_SECRET,
+            args.namespace,
+            {"alertmanager.yaml": document},
+            parent=self,
+            provider=args.provider,
+        )
         self.alertmanager_config_secret = pulumi.Output.concat(args.namespace, "/", ALERTMANAGER_CONFIG_SECRET)
         self.register_outputs({"alertmanager_config_secret": self.alertmanager_config_secret})

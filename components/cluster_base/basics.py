@@ -52,7 +52,13 @@ class ClusterBasics(pulumi.ComponentResource):
             opts=child,
         )
         self.prometheus_operator_crds = helm_release(
-            f"{name}-prometheus-operator-crds", "prometheus-operator-crds", pins.chart("prometheus-operator-crds"),
-            self.namespaces[args.monitoring_namespace].metadata.name, {}, parent=self, provider=args.provider)
+            f"{name}-prometheus-operator-crds",
+            "prometheus-operator-crds",
+            pins.chart("prometheus-operator-crds"),
+            self.namespaces[args.monitoring_namespace].metadata.name,
+            {},
+            parent=self,
+            provider=args.provider,
+        )
         self.monitoring_namespace = self.namespaces[args.monitoring_namespace].metadata.name
         self.register_outputs({"monitoring_namespace": self.monitoring_namespace})

@@ -1,7 +1,7 @@
 """The stack's configuration: the schema of keys, the frozen model, and the validator.
 
-    from components import config
-    cfg = config.load(raw, secret_keys, stack)      # or config.from_pulumi() in a program
+from components import config
+cfg = config.load(raw, secret_keys, stack)      # or config.from_pulumi() in a program
 """
 
 from components.config.model import (
@@ -30,8 +30,29 @@ from components.config.schema import KEYS, SECRET_KEYS
 from components.config.validators import Check, from_pulumi, load
 
 __all__ = [
-    "KEYS", "PROJECT", "SECRET_KEYS", "AlertingConfig", "AutoscalerConfig", "Check", "ClusterConfig",
-    "CriticalPathHost", "GrafanaConfig", "InvalidConfig", "NetworkConfig", "NodeAllocatable", "ObservabilityConfig",
-    "PoolConfig", "Problem", "SecretValue", "Secrets", "StackConfig", "duration_days", "format_cpu_list", "from_pulumi", "load",
-    "parse_cpu_list", "retention_hours", "size_in_bytes",
+    "KEYS",
+    "PROJECT",
+    "SECRET_KEYS",
+    "AlertingConfig",
+    "AutoscalerConfig",
+    "Check",
+    "ClusterConfig",
+    "CriticalPathHost",
+    "GrafanaConfig",
+    "InvalidConfig",
+    "NetworkConfig",
+    "NodeAllocatable",
+    "ObservabilityConfig",
+    "PoolConfig",
+    "Problem",
+    "SecretValue",
+    "Secrets",
+    "StackConfig",
+    "duration_days",
+    "format_cpu_list",
+    "from_pulumi",
+    "load",
+    "parse_cpu_list",
+    "retention_hours",
+    "size_in_bytes",
 ]

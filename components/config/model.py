@@ -13,8 +13,17 @@ import pulumi
 PROJECT = "trading-platform"
 
 _SIZE = re.compile(r"^([0-9]+)(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
-_SIZE_FACTORS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4,
-                 "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+_SIZE_FACTORS = {
+    "B": 1,
+    "KB": 1024,
+    "MB": 1024**2,
+    "GB": 1024**3,
+    "TB": 1024**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+}
 _CPU_LIST = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
 
 
@@ -193,6 +202,7 @@ class StackConfig:
 
 
 # ---------------------------------------------------------------- value parsing
+
 
 def parse_cpu_list(text: str) -> tuple[int, ...]:
     """``"2-7,10"`` -> ``(2, 3, 4, 5, 6, 7, 10)``; raises ValueError."""

@@ -40,87 +40,198 @@ def _k(name: str, kind: Kind, default: Any, description: str) -> Key:
 KEYS: tuple[Key, ...] = (
     # ---- environment -----------------------------------------------------------------------
     _k("environment", "string", REQUIRED, "Environment name (dev, staging or prod); names resources and tags."),
-    _k("protectStateful", "boolean", False,
-       "Protect stateful resources (buckets, bare-metal hosts, persistent volumes) from replacement and deletion, "
-       "and set Scaleway's own `protected` flag on bare-metal hosts. Must be true in prod."),
-    _k("organizationId", "string", REQUIRED,
-       "Scaleway Organization id (UUID) that owns the IAM application and policy of the telemetry key; the provider "
-       "requires it for IAM resources."),
-    _k("bucketSuffix", "string", REQUIRED,
-       "Random suffix of the object-storage bucket names (bucket names are global across Scaleway): 8 to 16 "
-       "lowercase letters and digits, generated once per stack (`openssl rand -hex 6`) and never changed."),
+    _k(
+        "protectStateful",
+        "boolean",
+        False,
+        "Protect stateful resources (buckets, bare-metal hosts, persistent volumes) from replacement and deletion, "
+        "and set Scaleway's own `protected` flag on bare-metal hosts. Must be true in prod.",
+    ),
+    _k(
+        "organizationId",
+        "string",
+        REQUIRED,
+        "Scaleway Organization id (UUID) that owns the IAM application and policy of the telemetry key; the provider "
+        "requires it for IAM resources.",
+    ),
+    _k(
+        "bucketSuffix",
+        "string",
+        REQUIRED,
+        "Random suffix of the object-storage bucket names (bucket names are global across Scaleway): 8 to 16 "
+        "lowercase letters and digits, generated once per stack (`openssl rand -hex 6`) and never changed.",
+    ),
     # ---- network ---------------------------------------------------------------------------
     _k("region", "string", "fr-par", "Scaleway region (fr-par, nl-ams or pl-waw)."),
-    _k("zone", "string", "fr-par-2",
-       "Scaleway zone inside the region, for zonal resources (gateway, bare-metal hosts)."),
-    _k("privateSubnet", "string", "172.16.16.0/22", "IPv4 subnet of the regional private network (RFC 1918, /20 to /28)."),
-    _k("podCidr", "string", "100.64.0.0/15",
-       "Kapsule pod CIDR; must not overlap the private subnet or the service CIDR. Fixed once the cluster exists."),
-    _k("serviceCidr", "string", "10.32.0.0/20",
-       "Kapsule service CIDR; must not overlap the private subnet or the pod CIDR. Fixed once the cluster exists."),
-    _k("sshAllowList", "array", [],
-       "CIDRs allowed to reach SSH (22/tcp) on the bare-metal hosts' public interface; everything else inbound is "
-       "dropped."),
+    _k(
+        "zone",
+        "string",
+        "fr-par-2",
+        "Scaleway zone inside the region, for zonal resources (gateway, bare-metal hosts).",
+    ),
+    _k(
+        "privateSubnet",
+        "string",
+        "172.16.16.0/22",
+        "IPv4 subnet of the regional private network (RFC 1918, /20 to /28).",
+    ),
+    _k(
+        "podCidr",
+        "string",
+        "100.64.0.0/15",
+        "Kapsule pod CIDR; must not overlap the private subnet or the service CIDR. Fixed once the cluster exists.",
+    ),
+    _k(
+        "serviceCidr",
+        "string",
+        "10.32.0.0/20",
+        "Kapsule service CIDR; must not overlap the private subnet or the pod CIDR. Fixed once the cluster exists.",
+    ),
+    _k(
+        "sshAllowList",
+        "array",
+        [],
+        "CIDRs allowed to reach SSH (22/tcp) on the bare-metal hosts' public interface; everything else inbound is "
+        "dropped.",
+    ),
     # ---- cluster ---------------------------------------------------------------------------
-    _k("kubernetesVersion", "string", "1.35",
-       "Kapsule Kubernetes version: a minor (1.35) with autoUpgrade true, or a patch (1.35.2) with autoUpgrade false; "
-       "must be listed in components/scaleway/kubernetes_versions.yaml and not past its end of life."),
+    _k(
+        "kubernetesVersion",
+        "string",
+        "1.35",
+        "Kapsule Kubernetes version: a minor (1.35) with autoUpgrade true, or a patch (1.35.2) with autoUpgrade false; "
+        "must be listed in components/scaleway/kubernetes_versions.yaml and not past its end of life.",
+    ),
     _k("autoUpgrade", "boolean", True, "Let Kapsule apply patch upgrades in the maintenance window."),
     _k("maintenanceDay", "string", "sunday", "Day of the weekly maintenance window (monday..sunday or any)."),
-    _k("maintenanceStartHour", "integer", 3,
-       "Start hour (UTC, 0-23) of the maintenance window; markets are quietest at the weekend."),
-    _k("autoscalerScaleDownDelayAfterAdd", "string", "5m",
-       "Cluster-autoscaler wait after a scale-up before it considers scaling down."),
-    _k("autoscalerScaleDownUnneededTime", "string", "5m",
-       "How long a compute node must be unneeded before the autoscaler removes it."),
-    _k("autoscalerExpander", "string", "least_waste",
-       "Cluster-autoscaler expander (random, most_pods, least_waste, priority, price)."),
-    _k("permanentPoolNodeType", "string", "PRO2-S", "Node type of the permanent pool (monitoring and always-on services)."),
+    _k(
+        "maintenanceStartHour",
+        "integer",
+        3,
+        "Start hour (UTC, 0-23) of the maintenance window; markets are quietest at the weekend.",
+    ),
+    _k(
+        "autoscalerScaleDownDelayAfterAdd",
+        "string",
+        "5m",
+        "Cluster-autoscaler wait after a scale-up before it considers scaling down.",
+    ),
+    _k(
+        "autoscalerScaleDownUnneededTime",
+        "string",
+        "5m",
+        "How long a compute node must be unneeded before the autoscaler removes it.",
+    ),
+    _k(
+        "autoscalerExpander",
+        "string",
+        "least_waste",
+        "Cluster-autoscaler expander (random, most_pods, least_waste, priority, price).",
+    ),
+    _k(
+        "permanentPoolNodeType",
+        "string",
+        "PRO2-S",
+        "Node type of the permanent pool (monitoring and always-on services).",
+    ),
     _k("permanentPoolSize", "integer", 1, "Fixed size of the permanent pool."),
-    _k("computePoolNodeType", "string", "POP2-HC-8C-16G",
-       "Node type of the autoscaled compute pool (fine-tuning and batch runs)."),
-    _k("computePoolMinSize", "integer", 0,
-       "Minimum size of the compute pool; 0 lets it sleep when no batch pod waits."),
+    _k(
+        "computePoolNodeType",
+        "string",
+        "POP2-HC-8C-16G",
+        "Node type of the autoscaled compute pool (fine-tuning and batch runs).",
+    ),
+    _k(
+        "computePoolMinSize", "integer", 0, "Minimum size of the compute pool; 0 lets it sleep when no batch pod waits."
+    ),
     _k("computePoolMaxSize", "integer", 1, "Maximum size of the compute pool."),
-    _k("lowLatencyPoolEnabled", "boolean", False,
-       "Declare the low-latency pool (static CPU manager, single-NUMA-node topology manager)."),
+    _k(
+        "lowLatencyPoolEnabled",
+        "boolean",
+        False,
+        "Declare the low-latency pool (static CPU manager, single-NUMA-node topology manager).",
+    ),
     _k("lowLatencyPoolNodeType", "string", "POP2-HC-16C-32G", "Node type of the low-latency pool, when enabled."),
     _k("lowLatencyPoolSize", "integer", 1, "Fixed size of the low-latency pool, when enabled."),
     # ---- critical path ---------------------------------------------------------------------
-    _k("criticalPathHosts", "object", [],
-       "List of {role: market-data|strategy|order-management, offer: Elastic Metal offer name, osName, osVersion, "
-       "cores: logical CPUs, isolatedCores: CPU list such as \"2-13\", hugepages1G: 1 GiB huge pages}; [] for none."),
+    _k(
+        "criticalPathHosts",
+        "object",
+        [],
+        "List of {role: market-data|strategy|order-management, offer: Elastic Metal offer name, osName, osVersion, "
+        'cores: logical CPUs, isolatedCores: CPU list such as "2-13", hugepages1G: 1 GiB huge pages}; [] for none.',
+    ),
     _k("sshKeyIds", "array", [], "Scaleway IAM SSH key ids installed on the bare-metal hosts."),
-    _k("workloadNamespaces", "array", ["hft-services", "ml", "airflow"],
-       "Namespaces of the support workloads (risk, reporting, fine-tuning, Airflow, MLflow)."),
+    _k(
+        "workloadNamespaces",
+        "array",
+        ["hft-services", "ml", "airflow"],
+        "Namespaces of the support workloads (risk, reporting, fine-tuning, Airflow, MLflow).",
+    ),
     # ---- observability ---------------------------------------------------------------------
     _k("prometheusRetention", "string", "2d", "Prometheus TSDB retention time (--storage.tsdb.retention.time)."),
-    _k("prometheusRetentionSize", "string", "8GiB",
-       "Prometheus TSDB retention size (--storage.tsdb.retention.size); at most 90% of the volume."),
+    _k(
+        "prometheusRetentionSize",
+        "string",
+        "8GiB",
+        "Prometheus TSDB retention size (--storage.tsdb.retention.size); at most 90% of the volume.",
+    ),
     _k("prometheusVolumeSize", "string", "10GiB", "Size of Prometheus's persistent volume on Scaleway block storage."),
     _k("lokiRetention", "string", "3d", "Loki log retention (compactor) and the log bucket's lifecycle expiry."),
-    _k("tempoRetention", "string", "2d",
-       "Tempo trace retention (compactor block retention) and the trace bucket's lifecycle expiry."),
-    _k("storageClass", "string", "sbs-default", "StorageClass of every persistent volume (Scaleway Block Storage CSI)."),
-    _k("externalProbes", "array",
-       ["https://api.binance.com/api/v3/ping", "https://cloud.langfuse.com", "https://s3.fr-par.scw.cloud"],
-       "External APIs the blackbox exporter probes (HTTP and DNS) for the DNS Resolution panel."),
-    _k("nodeAllocatable", "object", REQUIRED,
-       "{node type: {cpu: cores, memoryGiB: GiB}} allocatable to pods, for the permanent pool's capacity check "
-       "(requests must stay under 80%)."),
+    _k(
+        "tempoRetention",
+        "string",
+        "2d",
+        "Tempo trace retention (compactor block retention) and the trace bucket's lifecycle expiry.",
+    ),
+    _k(
+        "storageClass", "string", "sbs-default", "StorageClass of every persistent volume (Scaleway Block Storage CSI)."
+    ),
+    _k(
+        "externalProbes",
+        "array",
+        ["https://api.binance.com/api/v3/ping", "https://cloud.langfuse.com", "https://s3.fr-par.scw.cloud"],
+        "External APIs the blackbox exporter probes (HTTP and DNS) for the DNS Resolution panel.",
+    ),
+    _k(
+        "nodeAllocatable",
+        "object",
+        REQUIRED,
+        "{node type: {cpu: cores, memoryGiB: GiB}} allocatable to pods, for the permanent pool's capacity check "
+        "(requests must stay under 80%).",
+    ),
     # ---- alerting --------------------------------------------------------------------------
     _k("slackChannel", "string", "#cvntrade-alerts", "Slack channel of warning and critical alerts."),
-    _k("onCallPrimaryPhone", "string", REQUIRED, "E.164 phone number of the primary on-call (SMS for critical alerts)."),
-    _k("onCallSecondaryPhone", "string", REQUIRED,
-       "E.164 phone number of the next on-call (SMS after 15 minutes unacknowledged)."),
-    _k("runbookBaseUrl", "string", REQUIRED,
-       "https:// base URL where runbooks/ is published; runbook_url = base + /NAME.md."),
+    _k(
+        "onCallPrimaryPhone", "string", REQUIRED, "E.164 phone number of the primary on-call (SMS for critical alerts)."
+    ),
+    _k(
+        "onCallSecondaryPhone",
+        "string",
+        REQUIRED,
+        "E.164 phone number of the next on-call (SMS after 15 minutes unacknowledged).",
+    ),
+    _k(
+        "runbookBaseUrl",
+        "string",
+        REQUIRED,
+        "https:// base URL where runbooks/ is published; runbook_url = base + /NAME.md.",
+    ),
     # ---- Grafana ---------------------------------------------------------------------------
     _k("grafanaDomain", "string", REQUIRED, "DNS name Grafana is served on (HTTPS only)."),
-    _k("acmeEmail", "string", REQUIRED,
-       "E-mail address Let's Encrypt registers Grafana's TLS certificate to (cert-manager ACME)."),
+    _k(
+        "acmeEmail",
+        "string",
+        REQUIRED,
+        "E-mail address Let's Encrypt registers Grafana's TLS certificate to (cert-manager ACME).",
+    ),
     _k("grafanaPostgresHost", "string", REQUIRED, "host[:port] of the PostgreSQL that holds finetune_results."),
-    _k("grafanaPostgresUser", "string", "grafana_reader", "Read-only PostgreSQL role Grafana uses for the drift panels."),
+    _k(
+        "grafanaPostgresUser",
+        "string",
+        "grafana_reader",
+        "Read-only PostgreSQL role Grafana uses for the drift panels.",
+    ),
     _k("grafanaPostgresDatabase", "string", "mlops", "PostgreSQL database that holds finetune_results."),
     # ---- secrets (`pulumi config set --secret`) --------------------------------------------
     _k("slackWebhookUrl", "secret", REQUIRED, "Slack incoming-webhook URL (https)."),

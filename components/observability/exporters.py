@@ -64,11 +64,16 @@ AIRFLOW_STATSD_MAPPING = """mappings:
 def postgres_values(grafana: GrafanaConfig) -> dict:
     host, _, port = grafana.postgres_host.partition(":")
     return {
-        "config": {"datasource": {
-            "host": host, "port": port or "5432", "user": grafana.postgres_user,
-            "database": grafana.postgres_database, "sslmode": "require",
-            "passwordSecret": {"name": POSTGRES_EXPORTER_SECRET, "key": "password"},
-        }},
+        "config": {
+            "datasource": {
+                "host": host,
+                "port": port or "5432",
+                "user": grafana.postgres_user,
+                "database": grafana.postgres_database,
+                "sslmode": "require",
+                "passwordSecret": {"name": POSTGRES_EXPORTER_SECRET, "key": "password"},
+            }
+        },
         "serviceMonitor": {"enabled": True},
         "resources": sizing.resources("postgres-exporter"),
         "nodeSelector": PERMANENT_NODES,
@@ -136,32 +141,60 @@ class Exporters(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExportersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Exporters", name, None, opts)
 
-        def release(key: str, chart: str, values: Any, namespace: pulumi.Input[str] = args.namespace,
-                    depends_on: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
-            return helm_release(f"{name}-{key}", key, pins.chart(chart), namespace, values, parent=self, provider=args.provider,
-                                depends_on=[*args.depends_on, *depends_on],
-                                create_namespace=namespace != args.namespace)
+        def release(
+            key: str,
+            chart: str,
+            values: Any,
+            namespace: pulumi.Input[str] = args.namespace,
+            depends_on: Sequence[pulumi.Resource] = (),
+        ) -> k8s.helm.v3.Release:
+            return helm_release(
+                f"{name}-{key}",
+                key,
+                pins.chart(chart),
+                namespace,
+                values,
+                parent=self,
+                provider=args.provider,
+                depends_on=[*args.depends_on, *depends_on],
+                create_namespace=namespace != args.namespace,
+            )
 
-        self.postgres_secret = secret(f"{name}-postgres-password", POSTGRES_EXPORTER_SECRET, args.namespace,
-                                      {"password": args.postgres_password.output()},
-                                      parent=self, provider=args.provider)
-        self.postgres_exporter = release("postgres-exporter", "prometheus-postgres-exporter", postgres_values(args.grafana),
-                                         depends_on=[self.postgres_secret])
+        self.postgres_secret = secret(
+            f"{name}-postgres-password",
+            POSTGRES_EXPORTER_SECRET,
+            args.namespace,
+            {"password": args.postgres_password.output()},
+            parent=self,
+            provider=args.provider,
+        )
+        self.postgres_exporter = release(
+            "postgres-exporter",
+            "prometheus-postgres-exporter",
+            postgres_values(args.grafana),
+            depends_on=[self.postgres_secret],
+        )
         self.statsd_exporter = release("statsd-exporter", "prometheus-statsd-exporter", statsd_values())
-        self.blackbox_exporter = release("blackbox-exporter", "prometheus-blackbox-exporter", blackbox_values(args.observability))
-        self.cert_manager = release("cert-manager", "cert-manager", cert_manager_values(), namespace=CERT_MANAGER_NAMESPACE)
+        self.blackbox_exporter = release(
+            "blackbox-exporter", "prometheus-blackbox-exporter", blackbox_values(args.observability)
+        )
+        self.cert_manager = release(
+            "cert-manager", "cert-manager", cert_manager_values(), namespace=CERT_MANAGER_NAMESPACE
+        )
         self.traefik = release("traefik", "traefik", traefik_values(), namespace=INGRESS_NAMESPACE)
         self.cluster_issuer = k8s.apiextensions.CustomResource(
             f"{name}-letsencrypt",
             api_version="cert-manager.io/v1",
             kind="ClusterIssuer",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="letsencrypt"),
-            spec={"acme": {
-                "server": "https://acme-v02.api.letsencrypt.org/directory",
-                "email": args.grafana.acme_email,
-                "privateKeySecretRef": {"name": "letsencrypt-account"},
-                "solvers": [{"http01": {"ingress": {"ingressClassName": "traefik"}}}],
-            }},
+            spec={
+                "acme": {
+                    "server": "https://acme-v02.api.letsencrypt.org/directory",
+                    "email": args.grafana.acme_email,
+                    "privateKeySecretRef": {"name": "letsencrypt-account"},
+                    "solvers": [{"http01": {"ingress": {"ingressClassName": "traefik"}}}],
+                }
+            },
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.cert_manager]),
         )
         self.register_outputs({})

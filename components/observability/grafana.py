@@ -44,7 +44,7 @@ def f1_drift_rule(runbook_base_url: str) -> dict:
         "annotations": {
             "summary": "Model F1 macro dropped over 10% below its 7-day average.",
             "description": "The latest fine-tuning run's mean f1_macro is {{ humanizePercentage $values.A.Value }} "
-                           "below the mean of the runs of the 7 days before it.",
+            "below the mean of the runs of the 7 days before it.",
             "sla": "Model stability",
             "runbook_url": f"{runbook_base_url}/MODEL_DRIFT.md",
         },
@@ -56,8 +56,9 @@ class GrafanaAdmin(pulumi.ComponentResource):
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:GrafanaAdmin", name, None, opts)
-        self.password = random.RandomPassword(f"{name}-password", length=32, special=False,
-                                              opts=pulumi.ResourceOptions(parent=self))
+        self.password = random.RandomPassword(
+            f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.user = "admin"
         self.secret_password = pulumi.Output.secret(self.password.result)
         self.register_outputs({})
@@ -93,26 +94,62 @@ class GrafanaObjects(pulumi.ComponentResource):
         self.folder = grafana.oss.Folder(f"{name}-folder", uid=FOLDER_UID, title="Trading platform", opts=child)
         # Metrics, logs and traces, linked: exemplars -> traces, traces -> logs, logs -> traces.
         self.prometheus = grafana.oss.DataSource(
-            f"{name}-prometheus", uid=PROMETHEUS_UID, name="Prometheus", type="prometheus",
-            url=args.prometheus_url, is_default=True,
-            json_data_encoded=json.dumps({
-                "httpMethod": "POST", "timeInterval": "30s",
-                "exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": TEMPO_UID}]}),
-            opts=child)
+            f"{name}-prometheus",
+            uid=PROMETHEUS_UID,
+            name="Prometheus",
+            type="prometheus",
+            url=args.prometheus_url,
+            is_default=True,
+            json_data_encoded=json.dumps(
+                {
+                    "httpMethod": "POST",
+                    "timeInterval": "30s",
+                    "exemplarTraceIdDestinations": [{"name": "trace_id", "datasourceUid": TEMPO_UID}],
+                }
+            ),
+            opts=child,
+        )
         self.loki = grafana.oss.DataSource(
-            f"{name}-loki", uid=LOKI_UID, name="Loki", type="loki", url=args.loki_url,
-            json_data_encoded=json.dumps({"derivedFields": [{
-                "name": "TraceID", "matcherType": "label", "matcherRegex": "trace_id",
-                "url": "${__value.raw}", "datasourceUid": TEMPO_UID}]}),
-            opts=child)
+            f"{name}-loki",
+            uid=LOKI_UID,
+            name="Loki",
+            type="loki",
+            url=args.loki_url,
+            json_data_encoded=json.dumps(
+                {
+                    "derivedFields": [
+                        {
+                            "name": "TraceID",
+                            "matcherType": "label",
+                            "matcherRegex": "trace_id",
+                            "url": "${__value.raw}",
+                            "datasourceUid": TEMPO_UID,
+                        }
+                    ]
+                }
+            ),
+            opts=child,
+        )
         self.tempo = grafana.oss.DataSource(
-            f"{name}-tempo", uid=TEMPO_UID, name="Tempo", type="tempo", url=args.tempo_url,
-            json_data_encoded=json.dumps({
-                "tracesToLogsV2": {"datasourceUid": LOKI_UID, "filterByTraceID": True,
-                                   "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m"},
-                "serviceMap": {"datasourceUid": PROMETHEUS_UID},
-                "lokiSearch": {"datasourceUid": LOKI_UID}}),
-            opts=child)
+            f"{name}-tempo",
+            uid=TEMPO_UID,
+            name="Tempo",
+            type="tempo",
+            url=args.tempo_url,
+            json_data_encoded=json.dumps(
+                {
+                    "tracesToLogsV2": {
+                        "datasourceUid": LOKI_UID,
+                        "filterByTraceID": True,
+                        "spanStartTimeShift": "-5m",
+                        "spanEndTimeShift": "5m",
+                    },
+                    "serviceMap": {"datasourceUid": PROMETHEUS_UID},
+                    "lokiSearch": {"datasourceUid": LOKI_UID},
+                }
+            ),
+            opts=child,
+        )
         self.postgres = grafana.oss.DataSource(
             f"{name}-postgres",
             uid=POSTGRES_UID,
@@ -121,10 +158,10 @@ class GrafanaObjects(pulumi.ComponentResource):
             url=cfg.postgres_host,
             username=cfg.postgres_user,
             database_name=cfg.postgres_database,
-            json_data_encoded=json.dumps({"database": cfg.postgres_database, "sslmode": "require",
-                                          "postgresVersion": 1500, "timescaledb": False}),
-            secure_json_data_encoded=args.postgres_password.output().apply(
-                lambda pw: json.dumps({"password": pw})),
+            json_data_encoded=json.dumps(
+                {"database": cfg.postgres_database, "sslmode": "require", "postgresVersion": 1500, "timescaledb": False}
+            ),
+            secure_json_data_encoded=args.postgres_password.output().apply(lambda pw: json.dumps({"password": pw})),
             opts=child,
         )
         self.contact_point = grafana.alerting.ContactPoint(
@@ -140,8 +177,9 @@ class GrafanaObjects(pulumi.ComponentResource):
                 config_json=json.dumps(model, sort_keys=True),
                 overwrite=True,
                 message="Deployed by the trading-platform Pulumi stack",
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
-                    depends_on=[self.prometheus, self.postgres])),
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[self.prometheus, self.postgres])
+                ),
             )
             for uid, model in args.dashboards.items()
         }
@@ -151,34 +189,52 @@ class GrafanaObjects(pulumi.ComponentResource):
             name="model-drift",
             folder_uid=self.folder.uid,
             interval_seconds=300,
-            rules=[grafana.alerting.RuleGroupRuleArgs(
-                name=rule["name"],
-                uid=rule["uid"],
-                for_=rule["for"],
-                condition="C",
-                labels=rule["labels"],
-                annotations=rule["annotations"],
-                no_data_state="OK",
-                exec_err_state="Error",
-                notification_settings=grafana.alerting.RuleGroupRuleNotificationSettingsArgs(
-                    contact_point=self.contact_point.name),
-                datas=[
-                    grafana.alerting.RuleGroupRuleDataArgs(
-                        ref_id="A",
-                        datasource_uid=self.postgres.uid,
-                        relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(from_=8 * 86400, to=0),
-                        model=json.dumps({"refId": "A", "rawSql": f1_drift_sql(), "format": "table",
-                                          "rawQuery": True, "editorMode": "code"}),
+            rules=[
+                grafana.alerting.RuleGroupRuleArgs(
+                    name=rule["name"],
+                    uid=rule["uid"],
+                    for_=rule["for"],
+                    condition="C",
+                    labels=rule["labels"],
+                    annotations=rule["annotations"],
+                    no_data_state="OK",
+                    exec_err_state="Error",
+                    notification_settings=grafana.alerting.RuleGroupRuleNotificationSettingsArgs(
+                        contact_point=self.contact_point.name
                     ),
-                    grafana.alerting.RuleGroupRuleDataArgs(
-                        ref_id="C",
-                        datasource_uid="__expr__",
-                        relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(from_=0, to=0),
-                        model=json.dumps({"refId": "C", "type": "threshold", "expression": "A",
-                                          "conditions": [{"evaluator": {"type": "gt", "params": [rule["threshold"]]}}]}),
-                    ),
-                ],
-            )],
+                    datas=[
+                        grafana.alerting.RuleGroupRuleDataArgs(
+                            ref_id="A",
+                            datasource_uid=self.postgres.uid,
+                            relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(
+                                from_=8 * 86400, to=0
+                            ),
+                            model=json.dumps(
+                                {
+                                    "refId": "A",
+                                    "rawSql": f1_drift_sql(),
+                                    "format": "table",
+                                    "rawQuery": True,
+                                    "editorMode": "code",
+                                }
+                            ),
+                        ),
+                        grafana.alerting.RuleGroupRuleDataArgs(
+                            ref_id="C",
+                            datasource_uid="__expr__",
+                            relative_time_range=grafana.alerting.RuleGroupRuleDataRelativeTimeRangeArgs(from_=0, to=0),
+                            model=json.dumps(
+                                {
+                                    "refId": "C",
+                                    "type": "threshold",
+                                    "expression": "A",
+                                    "conditions": [{"evaluator": {"type": "gt", "params": [rule["threshold"]]}}],
+                                }
+                            ),
+                        ),
+                    ],
+                )
+            ],
             opts=child,
         )
         self.register_outputs({"folder_uid": self.folder.uid})

@@ -42,15 +42,28 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
         "loki": {
             "auth_enabled": False,
             "commonConfig": {"replication_factor": 1},
-            "schemaConfig": {"configs": [{
-                "from": "2026-01-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
-                "index": {"prefix": "index_", "period": "24h"}}]},
+            "schemaConfig": {
+                "configs": [
+                    {
+                        "from": "2026-01-01",
+                        "store": "tsdb",
+                        "object_store": "s3",
+                        "schema": "v13",
+                        "index": {"prefix": "index_", "period": "24h"},
+                    }
+                ]
+            },
             "storage": {
                 "type": "s3",
                 "bucketNames": {"chunks": bucket, "ruler": bucket, "admin": bucket},
-                "s3": {"endpoint": f"s3.{network.region}.scw.cloud", "region": network.region,
-                       "accessKeyId": "${S3_ACCESS_KEY_ID}", "secretAccessKey": "${S3_SECRET_ACCESS_KEY}",
-                       "s3ForcePathStyle": False, "insecure": False},
+                "s3": {
+                    "endpoint": f"s3.{network.region}.scw.cloud",
+                    "region": network.region,
+                    "accessKeyId": "${S3_ACCESS_KEY_ID}",
+                    "secretAccessKey": "${S3_SECRET_ACCESS_KEY}",
+                    "s3ForcePathStyle": False,
+                    "insecure": False,
+                },
             },
             "limits_config": {
                 "retention_period": retention_hours(obs.loki_retention),
@@ -61,10 +74,17 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
                 # Loki's native OTLP endpoint takes the collector's logs.
                 "allow_structured_metadata": True,
             },
-            "compactor": {"retention_enabled": True, "delete_request_store": "s3",
-                          "working_directory": "/var/loki/compactor"},
-            "ingester": {"chunk_idle_period": "30m", "chunk_retain_period": "1m", "max_chunk_age": "2h",
-                         "chunk_encoding": "snappy"},
+            "compactor": {
+                "retention_enabled": True,
+                "delete_request_store": "s3",
+                "working_directory": "/var/loki/compactor",
+            },
+            "ingester": {
+                "chunk_idle_period": "30m",
+                "chunk_retain_period": "1m",
+                "max_chunk_age": "2h",
+                "chunk_encoding": "snappy",
+            },
         },
         "singleBinary": {
             "replicas": 1,
@@ -159,15 +179,34 @@ class LogsArgs:
 class Logs(pulumi.ComponentResource):
     def __init__(self, name: str, args: LogsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Logs", name, None, opts)
-        self.s3_secret = secret(f"{name}-s3", TELEMETRY_S3_SECRET, args.namespace,
-                                {"S3_ACCESS_KEY_ID": args.s3_access_key, "S3_SECRET_ACCESS_KEY": args.s3_secret_key},
-                                parent=self, provider=args.provider)
+        self.s3_secret = secret(
+            f"{name}-s3",
+            TELEMETRY_S3_SECRET,
+            args.namespace,
+            {"S3_ACCESS_KEY_ID": args.s3_access_key, "S3_SECRET_ACCESS_KEY": args.s3_secret_key},
+            parent=self,
+            provider=args.provider,
+        )
         self.loki = helm_release(
-            f"{name}-loki", LOKI_RELEASE, pins.chart("loki"), args.namespace,
+            f"{name}-loki",
+            LOKI_RELEASE,
+            pins.chart("loki"),
+            args.namespace,
             pulumi.Output.from_input(args.bucket).apply(lambda b: loki_values(args.observability, args.network, b)),
-            parent=self, provider=args.provider, depends_on=[self.s3_secret, *args.depends_on])
-        self.alloy = helm_release(f"{name}-alloy", "alloy", pins.chart("alloy"), args.namespace, alloy_values(),
-                                  parent=self, provider=args.provider, depends_on=[self.loki])
+            parent=self,
+            provider=args.provider,
+            depends_on=[self.s3_secret, *args.depends_on],
+        )
+        self.alloy = helm_release(
+            f"{name}-alloy",
+            "alloy",
+            pins.chart("alloy"),
+            args.namespace,
+            alloy_values(),
+            parent=self,
+            provider=args.provider,
+            depends_on=[self.loki],
+        )
         self.loki_url = LOKI_URL
         self.loki_push_url = LOKI_PUSH_URL
         self.register_outputs({"loki_push_url": LOKI_PUSH_URL})

@@ -43,30 +43,48 @@ from components.topology import (
 
 
 def volume_claim(storage_class: str, size: str) -> dict:
-    return {"spec": {"storageClassName": storage_class, "accessModes": ["ReadWriteOnce"],
-                     "resources": {"requests": {"storage": size.replace("iB", "i")}}}}
+    return {
+        "spec": {
+            "storageClassName": storage_class,
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size.replace("iB", "i")}},
+        }
+    }
 
 
 def critical_path_scrape_config(private_ips: dict[str, str]) -> list[dict]:
     """The bare-metal hosts' node-exporters, over the private network."""
-    return [{
-        "job_name": CRITICAL_PATH_JOB,
-        "scrape_interval": "15s",
-        "static_configs": [{"targets": [f"{ip}:{NODE_EXPORTER_PORT}"], "labels": {"role": role}}
-                           for role, ip in sorted(private_ips.items())],
-    }] if private_ips else []
+    return (
+        [
+            {
+                "job_name": CRITICAL_PATH_JOB,
+                "scrape_interval": "15s",
+                "static_configs": [
+                    {"targets": [f"{ip}:{NODE_EXPORTER_PORT}"], "labels": {"role": role}}
+                    for role, ip in sorted(private_ips.items())
+                ],
+            }
+        ]
+        if private_ips
+        else []
+    )
 
 
-def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
-           private_ips: dict[str, str]) -> dict:
+def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, private_ips: dict[str, str]) -> dict:
     sc = obs.storage_class
     return {
         "crds": {"enabled": False},
         "defaultRules": {
             "create": True,
             "labels": RULE_SELECTOR_LABELS,
-            "rules": {"etcd": False, "kubeControllerManager": False, "kubeSchedulerAlerting": False,
-                      "kubeSchedulerRecording": False, "kubeProxy": False, "windows": False},
+            "rules": {
+                "etcd": False,
+                "kubeControllerManager": False,
+                "kubeSchedulerAlerting": False,
+                "kubeSchedulerRecording": False,
+                "kubeProxy": False,
+                "windows": False,
+            },
         },
         "kubeControllerManager": {"enabled": False},
         "kubeScheduler": {"enabled": False},
@@ -78,24 +96,26 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
             "nodeSelector": PERMANENT_NODES,
             "prometheusConfigReloader": {"resources": sizing.resources("config-reloader")},
         },
-        "prometheus": {"prometheusSpec": {
-            "retention": obs.prometheus_retention,
-            "retentionSize": obs.prometheus_retention_size,
-            "walCompression": True,
-            # The OpenTelemetry Collector writes the critical-path services' metrics here.
-            "enableRemoteWriteReceiver": True,
-            "externalLabels": {"environment": environment},
-            "ruleSelectorNilUsesHelmValues": False,
-            "ruleSelector": {"matchLabels": RULE_SELECTOR_LABELS},
-            "serviceMonitorSelectorNilUsesHelmValues": False,
-            "podMonitorSelectorNilUsesHelmValues": False,
-            "probeSelectorNilUsesHelmValues": False,
-            "scrapeConfigSelectorNilUsesHelmValues": False,
-            "storageSpec": {"volumeClaimTemplate": volume_claim(sc, obs.prometheus_volume_size)},
-            "additionalScrapeConfigs": critical_path_scrape_config(private_ips),
-            "resources": sizing.resources("prometheus"),
-            "nodeSelector": PERMANENT_NODES,
-        }},
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": obs.prometheus_retention,
+                "retentionSize": obs.prometheus_retention_size,
+                "walCompression": True,
+                # The OpenTelemetry Collector writes the critical-path services' metrics here.
+                "enableRemoteWriteReceiver": True,
+                "externalLabels": {"environment": environment},
+                "ruleSelectorNilUsesHelmValues": False,
+                "ruleSelector": {"matchLabels": RULE_SELECTOR_LABELS},
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+                "storageSpec": {"volumeClaimTemplate": volume_claim(sc, obs.prometheus_volume_size)},
+                "additionalScrapeConfigs": critical_path_scrape_config(private_ips),
+                "resources": sizing.resources("prometheus"),
+                "nodeSelector": PERMANENT_NODES,
+            }
+        },
         "alertmanager": {
             "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
             "alertmanagerSpec": {
@@ -117,9 +137,11 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
             "ingress": {
                 "enabled": True,
                 "ingressClassName": "traefik",
-                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt",
-                                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                                "traefik.ingress.kubernetes.io/router.tls": "true"},
+                "annotations": {
+                    "cert-manager.io/cluster-issuer": "letsencrypt",
+                    "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                    "traefik.ingress.kubernetes.io/router.tls": "true",
+                },
                 "hosts": [grafana.domain],
                 "tls": [{"secretName": "grafana-tls", "hosts": [grafana.domain]}],
             },
@@ -139,8 +161,17 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig,
             "tolerations": EVERY_NODE_TOLERATIONS,
             # instance = the node's name (scw-...-permanent-...), which the dashboard and the
             # pool regexes read, instead of the pod's IP.
-            "prometheus": {"monitor": {"relabelings": [{
-                "sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "instance", "action": "replace"}]}},
+            "prometheus": {
+                "monitor": {
+                    "relabelings": [
+                        {
+                            "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+                            "targetLabel": "instance",
+                            "action": "replace",
+                        }
+                    ]
+                }
+            },
         },
     }
 
@@ -160,16 +191,29 @@ class MonitoringArgs:
 class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Monitoring", name, None, opts)
-        self.grafana_admin = secret(f"{name}-grafana-admin", GRAFANA_ADMIN_SECRET, args.namespace,
-                                    {"admin-user": "admin", "admin-password": args.grafana_admin_password},
-                                    parent=self, provider=args.provider)
+        self.grafana_admin = secret(
+            f"{name}-grafana-admin",
+            GRAFANA_ADMIN_SECRET,
+            args.namespace,
+            {"admin-user": "admin", "admin-password": args.grafana_admin_password},
+            parent=self,
+            provider=args.provider,
+        )
         release_values = pulumi.Output.from_input(args.critical_path_ips).apply(
-            lambda ips: values(args.environment, args.observability, args.grafana, ips))
+            lambda ips: values(args.environment, args.observability, args.grafana, ips)
+        )
         # Grafana's volume and the operator's webhooks can take minutes on a fresh cluster.
-        self.release = helm_release(f"{name}-kube-prometheus-stack", KUBE_PROMETHEUS_STACK_RELEASE,
-                                    pins.chart("kube-prometheus-stack"), args.namespace,
-                                    release_values, parent=self, provider=args.provider,
-                                    depends_on=[self.grafana_admin, *args.depends_on], timeout=900)
+        self.release = helm_release(
+            f"{name}-kube-prometheus-stack",
+            KUBE_PROMETHEUS_STACK_RELEASE,
+            pins.chart("kube-prometheus-stack"),
+            args.namespace,
+            release_values,
+            parent=self,
+            provider=args.provider,
+            depends_on=[self.grafana_admin, *args.depends_on],
+            timeout=900,
+        )
         self.prometheus_url = PROMETHEUS_URL
         self.alertmanager_url = ALERTMANAGER_URL
         self.register_outputs({"prometheus_url": PROMETHEUS_URL, "alertmanager_url": ALERTMANAGER_URL})

@@ -18,7 +18,7 @@ CAPACITY_LIMIT = 0.80  # of the permanent pool's allocatable CPU and memory
 @dataclass(frozen=True)
 class Workload:
     name: str
-    cpu_request: float   # cores
+    cpu_request: float  # cores
     cpu_limit: float
     memory_request: int  # MiB
     memory_limit: int
@@ -107,9 +107,11 @@ def permanent_pool_summary(cfg: StackConfig) -> dict:
     node = cfg.node_allocatable[cfg.permanent_pool.node_type]
     usage = permanent_pool_usage(cfg.permanent_pool.size, node.cpu, node.memory_gib)
     return {
-        "cpu_cores": round(usage.cpu_requested, 3), "cpu_allocatable": usage.cpu_allocatable,
+        "cpu_cores": round(usage.cpu_requested, 3),
+        "cpu_allocatable": usage.cpu_allocatable,
         "cpu_percent": round(100 * usage.cpu_ratio, 1),
-        "memory_mib": usage.memory_requested_mib, "memory_allocatable_mib": usage.memory_allocatable_mib,
+        "memory_mib": usage.memory_requested_mib,
+        "memory_allocatable_mib": usage.memory_allocatable_mib,
         "memory_percent": round(100 * usage.memory_ratio, 1),
         "limit_percent": round(100 * CAPACITY_LIMIT),
     }
@@ -117,13 +119,16 @@ def permanent_pool_summary(cfg: StackConfig) -> dict:
 
 # Persistent volumes the observability layer claims (GiB), for the cost estimate.  Prometheus's
 # size comes from config; the rest are fixed in the components' values.
-FIXED_VOLUMES_GIB = {"alertmanager": 2 * PERMANENT_POOL["alertmanager"].replicas, "grafana": 10, "loki": 10,
-                     "tempo": 10}
+FIXED_VOLUMES_GIB = {
+    "alertmanager": 2 * PERMANENT_POOL["alertmanager"].replicas,
+    "grafana": 10,
+    "loki": 10,
+    "tempo": 10,
+}
 
 
 def volumes_gib(cfg: StackConfig) -> dict[str, int]:
-    return {"prometheus": -(-size_in_bytes(cfg.observability.prometheus_volume_size) // 1024**3),
-            **FIXED_VOLUMES_GIB}
+    return {"prometheus": -(-size_in_bytes(cfg.observability.prometheus_volume_size) // 1024**3), **FIXED_VOLUMES_GIB}
 
 
 def capacity_problems(cfg: StackConfig) -> list[Problem]:
@@ -133,21 +138,34 @@ def capacity_problems(cfg: StackConfig) -> list[Problem]:
         return []
     node = cfg.node_allocatable.get(pool.node_type)
     if node is None:
-        return [Problem("permanentPoolNodeType", repr(pool.node_type),
-                        f"a node type listed in nodeAllocatable ({', '.join(cfg.node_allocatable) or 'empty'})")]
+        return [
+            Problem(
+                "permanentPoolNodeType",
+                repr(pool.node_type),
+                f"a node type listed in nodeAllocatable ({', '.join(cfg.node_allocatable) or 'empty'})",
+            )
+        ]
     usage = permanent_pool_usage(pool.size, node.cpu, node.memory_gib)
     limit = f"{CAPACITY_LIMIT:.0%}"
     problems = []
     if usage.cpu_ratio > CAPACITY_LIMIT:
-        problems.append(Problem(
-            "permanentPoolNodeType", repr(pool.node_type),
-            f"a node type (or a larger permanentPoolSize) whose allocatable CPU covers the requests: "
-            f"{usage.cpu_requested:g} of {usage.cpu_allocatable:g} cores requested = {usage.cpu_ratio:.0%}, "
-            f"over {limit}; biggest: {usage.biggest(0)}"))
+        problems.append(
+            Problem(
+                "permanentPoolNodeType",
+                repr(pool.node_type),
+                f"a node type (or a larger permanentPoolSize) whose allocatable CPU covers the requests: "
+                f"{usage.cpu_requested:g} of {usage.cpu_allocatable:g} cores requested = {usage.cpu_ratio:.0%}, "
+                f"over {limit}; biggest: {usage.biggest(0)}",
+            )
+        )
     if usage.memory_ratio > CAPACITY_LIMIT:
-        problems.append(Problem(
-            "permanentPoolNodeType", repr(pool.node_type),
-            f"a node type (or a larger permanentPoolSize) whose allocatable memory covers the requests: "
-            f"{usage.memory_requested_mib:g} of {usage.memory_allocatable_mib:g} MiB requested = "
-            f"{usage.memory_ratio:.0%}, over {limit}; biggest: {usage.biggest(1)}"))
+        problems.append(
+            Problem(
+                "permanentPoolNodeType",
+                repr(pool.node_type),
+                f"a node type (or a larger permanentPoolSize) whose allocatable memory covers the requests: "
+                f"{usage.memory_requested_mib:g} of {usage.memory_allocatable_mib:g} MiB requested = "
+                f"{usage.memory_ratio:.0%}, over {limit}; biggest: {usage.biggest(1)}",
+            )
+        )
     return problems

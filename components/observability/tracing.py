@@ -39,12 +39,19 @@ def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) 
     return {
         "tempo": {
             "retention": retention_hours(obs.tempo_retention),
-            "storage": {"trace": {
-                "backend": "s3",
-                "s3": {"bucket": bucket, "endpoint": f"s3.{network.region}.scw.cloud", "region": network.region,
-                       "access_key": "${S3_ACCESS_KEY_ID}", "secret_key": "${S3_SECRET_ACCESS_KEY}"},
-                "wal": {"path": "/var/tempo/wal"},
-            }},
+            "storage": {
+                "trace": {
+                    "backend": "s3",
+                    "s3": {
+                        "bucket": bucket,
+                        "endpoint": f"s3.{network.region}.scw.cloud",
+                        "region": network.region,
+                        "access_key": "${S3_ACCESS_KEY_ID}",
+                        "secret_key": "${S3_SECRET_ACCESS_KEY}",
+                    },
+                    "wal": {"path": "/var/tempo/wal"},
+                }
+            },
             "extraArgs": {"config.expand-env": "true"},
             "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
             "reportingEnabled": False,
@@ -64,23 +71,33 @@ def collector_values(load_balancer_id: str) -> dict:
         "replicaCount": sizing.PERMANENT_POOL["otel-collector"].replicas,
         "presets": {"kubernetesAttributes": {"enabled": True}},
         "config": {
-            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC_PORT}"},
-                                                 "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP_PORT}"}}}},
+            "receivers": {
+                "otlp": {
+                    "protocols": {
+                        "grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC_PORT}"},
+                        "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP_PORT}"},
+                    }
+                }
+            },
             "processors": {
                 "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
                 "batch": {"send_batch_size": 8192, "timeout": "2s"},
             },
             "exporters": {
                 "otlp/tempo": {"endpoint": TEMPO_OTLP_GRPC, "tls": {"insecure": True}},
-                "prometheusremotewrite": {"endpoint": f"{PROMETHEUS_URL}/api/v1/write",
-                                          "resource_to_telemetry_conversion": {"enabled": True}},
+                "prometheusremotewrite": {
+                    "endpoint": f"{PROMETHEUS_URL}/api/v1/write",
+                    "resource_to_telemetry_conversion": {"enabled": True},
+                },
                 "otlphttp/loki": {"endpoint": f"{LOKI_URL}/otlp"},
             },
-            "service": {"pipelines": {
-                "traces": {**pipeline, "exporters": ["otlp/tempo"]},
-                "metrics": {**pipeline, "exporters": ["prometheusremotewrite"]},
-                "logs": {**pipeline, "exporters": ["otlphttp/loki"]},
-            }},
+            "service": {
+                "pipelines": {
+                    "traces": {**pipeline, "exporters": ["otlp/tempo"]},
+                    "metrics": {**pipeline, "exporters": ["prometheusremotewrite"]},
+                    "logs": {**pipeline, "exporters": ["otlphttp/loki"]},
+                }
+            },
         },
         "service": {
             "type": "LoadBalancer",
@@ -88,9 +105,11 @@ def collector_values(load_balancer_id: str) -> dict:
             # private: it has no public IP.
             # externally-managed: Pulumi owns that load balancer, so Scaleway's cloud controller
             # binds to it but never deletes or reconfigures it with the Service.
-            "annotations": {"service.beta.kubernetes.io/scw-loadbalancer-id": load_balancer_id,
-                            "service.beta.kubernetes.io/scw-loadbalancer-externally-managed": "true",
-                            "service.beta.kubernetes.io/scw-loadbalancer-private": "true"},
+            "annotations": {
+                "service.beta.kubernetes.io/scw-loadbalancer-id": load_balancer_id,
+                "service.beta.kubernetes.io/scw-loadbalancer-externally-managed": "true",
+                "service.beta.kubernetes.io/scw-loadbalancer-private": "true",
+            },
         },
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
         "resources": sizing.resources("otel-collector"),
@@ -118,24 +137,39 @@ class Tracing(pulumi.ComponentResource):
     def __init__(self, name: str, args: TracingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:Tracing", name, None, opts)
         self.tempo = helm_release(
-            f"{name}-tempo", TEMPO_RELEASE, pins.chart("tempo"), args.namespace,
+            f"{name}-tempo",
+            TEMPO_RELEASE,
+            pins.chart("tempo"),
+            args.namespace,
             pulumi.Output.from_input(args.bucket).apply(lambda b: tempo_values(args.observability, args.network, b)),
-            parent=self, provider=args.provider, depends_on=args.depends_on)
+            parent=self,
+            provider=args.provider,
+            depends_on=args.depends_on,
+        )
         self.gateway = loadbalancers.LoadBalancer(
             f"{name}-gateway",
             name=f"{args.prefix}-telemetry-gateway",
             type="LB-S",
             zone=args.network.zone,
             assign_flexible_ip=False,
-            private_networks=[loadbalancers.LoadBalancerPrivateNetworkArgs(
-                private_network_id=args.private_network_id, ipam_ids=args.gateway_ip_id)],
+            private_networks=[
+                loadbalancers.LoadBalancerPrivateNetworkArgs(
+                    private_network_id=args.private_network_id, ipam_ids=args.gateway_ip_id
+                )
+            ],
             tags=args.tags + ["purpose=telemetry-gateway"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.collector = helm_release(f"{name}-otel-collector", OTEL_COLLECTOR_SERVICE, pins.chart("opentelemetry-collector"),
-                                      args.namespace,
-                                      self.gateway.id.apply(collector_values),
-                                      parent=self, provider=args.provider, depends_on=[self.tempo])
+        self.collector = helm_release(
+            f"{name}-otel-collector",
+            OTEL_COLLECTOR_SERVICE,
+            pins.chart("opentelemetry-collector"),
+            args.namespace,
+            self.gateway.id.apply(collector_values),
+            parent=self,
+            provider=args.provider,
+            depends_on=[self.tempo],
+        )
         self.tempo_url = TEMPO_URL
         self.otlp_grpc_private = pulumi.Output.concat("http://", args.gateway_address, f":{OTLP_GRPC_PORT}")
         self.otlp_http_private = pulumi.Output.concat("http://", args.gateway_address, f":{OTLP_HTTP_PORT}")

@@ -45,7 +45,6 @@ class ClusterArgs:
 class Cluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:infra:Cluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         cfg = args.cluster
         scaler = cfg.autoscaler
 
@@ -87,8 +86,13 @@ class Cluster(pulumi.ComponentResource):
         )
 
         self.permanent_pool = self._pool(
-            name, "permanent", args.permanent_pool, args,
-            autohealing=True, labels={POOL_LABEL: "permanent"}, taints=[],
+            name,
+            "permanent",
+            args.permanent_pool,
+            args,
+            autohealing=True,
+            labels={POOL_LABEL: "permanent"},
+            taints=[],
             # One node runs Prometheus and Alertmanager: an upgrade adds the new node first and
             # drains the old one after (the default, surge 0 / unavailable 1, takes it down).
             upgrade_policy=kapsule.PoolUpgradePolicyArgs(max_surge=1, max_unavailable=0),
@@ -98,16 +102,25 @@ class Cluster(pulumi.ComponentResource):
         # are created once the permanent pool has its nodes.
         after_permanent = [self.permanent_pool]
         self.compute_pool = self._pool(
-            name, "compute", args.compute_pool, args,
-            autohealing=True, labels={POOL_LABEL: "compute"}, taints=[BATCH_TAINT],
+            name,
+            "compute",
+            args.compute_pool,
+            args,
+            autohealing=True,
+            labels={POOL_LABEL: "compute"},
+            taints=[BATCH_TAINT],
             # The autoscaler owns the size once the pool exists.
             extra_opts=pulumi.ResourceOptions(ignore_changes=["size"], depends_on=after_permanent),
         )
         self.low_latency_pool = None
         if args.low_latency_pool is not None:
             self.low_latency_pool = self._pool(
-                name, "low-latency", args.low_latency_pool, args,
-                autohealing=True, labels={POOL_LABEL: "low-latency", "latency": "low"},
+                name,
+                "low-latency",
+                args.low_latency_pool,
+                args,
+                autohealing=True,
+                labels={POOL_LABEL: "low-latency", "latency": "low"},
                 taints=[LOW_LATENCY_TAINT],
                 kubelet_args=LOW_LATENCY_KUBELET_ARGS,
                 extra_opts=pulumi.ResourceOptions(depends_on=after_permanent),
@@ -122,16 +135,28 @@ class Cluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permanent_pool]),
         )
-        self.register_outputs({
-            "cluster_id": self.cluster.id,
-            "apiserver_url": self.cluster.apiserver_url,
-            "kubeconfig": self.kubeconfig,
-        })
+        self.register_outputs(
+            {
+                "cluster_id": self.cluster.id,
+                "apiserver_url": self.cluster.apiserver_url,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
 
-    def _pool(self, name: str, role: str, pool: PoolConfig, args: ClusterArgs, *, autohealing: bool,
-              labels: dict[str, str], taints: list[dict[str, str]], kubelet_args: dict[str, str] | None = None,
-              upgrade_policy: kapsule.PoolUpgradePolicyArgs | None = None,
-              extra_opts: pulumi.ResourceOptions | None = None) -> kapsule.Pool:
+    def _pool(
+        self,
+        name: str,
+        role: str,
+        pool: PoolConfig,
+        args: ClusterArgs,
+        *,
+        autohealing: bool,
+        labels: dict[str, str],
+        taints: list[dict[str, str]],
+        kubelet_args: dict[str, str] | None = None,
+        upgrade_policy: kapsule.PoolUpgradePolicyArgs | None = None,
+        extra_opts: pulumi.ResourceOptions | None = None,
+    ) -> kapsule.Pool:
         opts = pulumi.ResourceOptions(parent=self)
         if extra_opts is not None:
             opts = pulumi.ResourceOptions.merge(opts, extra_opts)

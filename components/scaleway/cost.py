@@ -55,18 +55,28 @@ def item_price(name: str) -> Price:
 def price_problems(cfg: StackConfig) -> list[Problem]:
     """A node type or offer without a price would make the cost output a guess."""
     problems = []
-    pools = (("permanentPoolNodeType", cfg.permanent_pool), ("computePoolNodeType", cfg.compute_pool),
-             ("lowLatencyPoolNodeType", cfg.low_latency_pool))
+    pools = (
+        ("permanentPoolNodeType", cfg.permanent_pool),
+        ("computePoolNodeType", cfg.compute_pool),
+        ("lowLatencyPoolNodeType", cfg.low_latency_pool),
+    )
     known_types = ", ".join(_table()["hourly"]["nodeTypes"])
     for key, pool in pools:
         if pool is not None and pool.node_type and node_type_price(pool.node_type) is None:
-            problems.append(Problem(key, repr(pool.node_type),
-                                    f"a node type priced in components/scaleway/prices.yaml ({known_types})"))
+            problems.append(
+                Problem(
+                    key, repr(pool.node_type), f"a node type priced in components/scaleway/prices.yaml ({known_types})"
+                )
+            )
     for i, host in enumerate(cfg.critical_path_hosts):
         if host.offer and offer_price(host.offer) is None:
-            problems.append(Problem(f"criticalPathHosts[{i}].offer", repr(host.offer),
-                                    f"an offer priced in components/scaleway/prices.yaml "
-                                    f"({', '.join(_table()['hourly']['offers'])})"))
+            problems.append(
+                Problem(
+                    f"criticalPathHosts[{i}].offer",
+                    repr(host.offer),
+                    f"an offer priced in components/scaleway/prices.yaml ({', '.join(_table()['hourly']['offers'])})",
+                )
+            )
     return problems
 
 
@@ -81,11 +91,19 @@ def estimate(cfg: StackConfig, volumes_gib: Mapping[str, int]) -> dict[str, Any]
         parts[part] = parts.get(part, 0.0) + count * price.eur
         used[price_name] = price
 
-    add("permanent_pool", cfg.permanent_pool.size, cfg.permanent_pool.node_type,
-        node_type_price(cfg.permanent_pool.node_type))
+    add(
+        "permanent_pool",
+        cfg.permanent_pool.size,
+        cfg.permanent_pool.node_type,
+        node_type_price(cfg.permanent_pool.node_type),
+    )
     if cfg.low_latency_pool is not None:
-        add("low_latency_pool", cfg.low_latency_pool.size, cfg.low_latency_pool.node_type,
-            node_type_price(cfg.low_latency_pool.node_type))
+        add(
+            "low_latency_pool",
+            cfg.low_latency_pool.size,
+            cfg.low_latency_pool.node_type,
+            node_type_price(cfg.low_latency_pool.node_type),
+        )
     for host in cfg.critical_path_hosts:
         add(f"bare_metal_{host.role}", 1, host.offer, offer_price(host.offer))
         add(f"bare_metal_{host.role}", 1, "privateNetworkOption", item_price("privateNetworkOption"))
@@ -105,8 +123,10 @@ def estimate(cfg: StackConfig, volumes_gib: Mapping[str, int]) -> dict[str, Any]
         "compute_per_active_node": round(compute.eur, 4),
         "parts": {name: round(value, 4) for name, value in sorted(parts.items())},
         "volumes_gib": dict(sorted(volumes_gib.items())),
-        "prices": {name: {"eur": p.eur, "source": p.source, "read_on": p.read_on, "verified": p.verified}
-                   for name, p in sorted(used.items())},
+        "prices": {
+            name: {"eur": p.eur, "source": p.source, "read_on": p.read_on, "verified": p.verified}
+            for name, p in sorted(used.items())
+        },
         "unverified_prices": sorted(name for name, p in used.items() if not p.verified),
         "not_estimated": ["object storage (per GB stored and egress)"],
     }

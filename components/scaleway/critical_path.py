@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumiverse_scaleway import elasticmetal, ipam
 
-from components.scaleway import host_config
 from components.config import CriticalPathHost, NetworkConfig
+from components.scaleway import host_config
 
 PRIVATE_NETWORK_OPTION = "Private Network"
 
@@ -44,7 +44,9 @@ class CriticalPathHosts(pulumi.ComponentResource):
         self.private_ips: dict[str, pulumi.Output[str]] = {}
         self.cloud_init: dict[str, pulumi.Output[str]] = {}
         if args.hosts:
-            option = elasticmetal.get_option_output(name=PRIVATE_NETWORK_OPTION, zone=zone, opts=pulumi.InvokeOutputOptions(parent=self))
+            option = elasticmetal.get_option_output(
+                name=PRIVATE_NETWORK_OPTION, zone=zone, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
 
         for host in args.hosts:
             invoke = pulumi.InvokeOutputOptions(parent=self)
@@ -58,8 +60,11 @@ class CriticalPathHosts(pulumi.ComponentResource):
                 opts=child,
             )
             private_ip = address.address.apply(_bare_address)
-            document = pulumi.Output.all(private_ip, args.endpoints).apply(lambda v, h=host: host_config.render(
-                h, v[0], args.network.private_subnet, args.network.ssh_allow_list, v[1]))
+            document = pulumi.Output.all(private_ip, args.endpoints).apply(
+                lambda v, h=host: host_config.render(
+                    h, v[0], args.network.private_subnet, args.network.ssh_allow_list, v[1]
+                )
+            )
             server = elasticmetal.Server(
                 f"{name}-{host.role}",
                 name=f"{args.prefix}-{host.role}",
@@ -69,8 +74,9 @@ class CriticalPathHosts(pulumi.ComponentResource):
                 os=os_image.os_id,
                 ssh_key_ids=list(args.ssh_key_ids),
                 options=[elasticmetal.ServerOptionArgs(id=option.option_id)],
-                private_networks=[elasticmetal.ServerPrivateNetworkArgs(
-                    id=args.private_network_id, ipam_ip_ids=[address.id])],
+                private_networks=[
+                    elasticmetal.ServerPrivateNetworkArgs(id=args.private_network_id, ipam_ip_ids=[address.id])
+                ],
                 # Changing cloud_init updates user-data without reinstalling the host.
                 cloud_init=document,
                 # Scaleway refuses to delete a protected server, whatever the caller.

@@ -37,8 +37,9 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 _BlockDumper.add_representer(
-    str, lambda dumper, text: dumper.represent_scalar(
-        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+    str,
+    lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None),
+)
 
 
 def kernel_arguments(host: CriticalPathHost) -> str:
@@ -59,8 +60,11 @@ def kernel_arguments(host: CriticalPathHost) -> str:
 
 
 def nftables_ruleset(private_subnet: str, ssh_allow_list: tuple[str, ...]) -> str:
-    ssh = (f"    tcp dport 22 ip saddr {{ {', '.join(ssh_allow_list)} }} accept\n"
-           if ssh_allow_list else "    # no SSH allow-list configured: SSH is closed on the public interface\n")
+    ssh = (
+        f"    tcp dport 22 ip saddr {{ {', '.join(ssh_allow_list)} }} accept\n"
+        if ssh_allow_list
+        else "    # no SSH allow-list configured: SSH is closed on the public interface\n"
+    )
     return (
         "#!/usr/sbin/nft -f\n"
         "flush ruleset\n"
@@ -139,42 +143,66 @@ def alloy_config(host: CriticalPathHost, endpoints: HostEndpoints) -> str:
     )
 
 
-def render(host: CriticalPathHost, private_ip: str, private_subnet: str,
-           ssh_allow_list: tuple[str, ...], endpoints: HostEndpoints) -> str:
+def render(
+    host: CriticalPathHost,
+    private_ip: str,
+    private_subnet: str,
+    ssh_allow_list: tuple[str, ...],
+    endpoints: HostEndpoints,
+) -> str:
     """Return the ``#cloud-config`` document of one host."""
     housekeeping = host.housekeeping_list
     document = {
         "package_update": True,
-        "packages": ["nftables", "prometheus-node-exporter", "linux-tools-common", "cpufrequtils",
-                     "gpg", "curl"],
+        "packages": ["nftables", "prometheus-node-exporter", "linux-tools-common", "cpufrequtils", "gpg", "curl"],
         "users": ["default", {"name": "trading", "system": True, "shell": "/usr/sbin/nologin"}],
         "write_files": [
-            {"path": "/etc/default/grub.d/90-trading-low-latency.cfg", "permissions": "0644",
-             "content": f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {kernel_arguments(host)}"\n'},
-            {"path": "/etc/nftables.conf", "permissions": "0644",
-             "content": nftables_ruleset(private_subnet, ssh_allow_list)},
-            {"path": "/etc/default/prometheus-node-exporter", "permissions": "0644",
-             "content": f'ARGS="--web.listen-address={private_ip}:{NODE_EXPORTER_PORT} '
-                        '--collector.systemd --collector.processes"\n'},
-            {"path": "/usr/local/sbin/trading-tune-cpu", "permissions": "0755",
-             "content": (
-                 "#!/bin/sh\n"
-                 "# Performance governor on every core; every IRQ on the housekeeping cores.\n"
-                 "for g in /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor; do\n"
-                 '  echo performance > "$g"\n'
-                 "done\n"
-                 "for irq in /proc/irq/[0-9]*; do\n"
-                 f'  echo {housekeeping} > "$irq/smp_affinity_list" 2>/dev/null || true\n'
-                 "done\n")},
-            {"path": "/etc/systemd/system/trading-tune-cpu.service", "permissions": "0644",
-             "content": ("[Unit]\nDescription=Low-latency CPU governor and IRQ affinity\n"
-                         "After=network-online.target\n\n[Service]\nType=oneshot\n"
-                         "ExecStart=/usr/local/sbin/trading-tune-cpu\nRemainAfterExit=yes\n\n"
-                         "[Install]\nWantedBy=multi-user.target\n")},
-            {"path": f"/etc/systemd/system/trading-{host.role}.service", "permissions": "0644",
-             "content": service_unit(host, endpoints)},
-            {"path": "/etc/alloy/config.alloy", "permissions": "0644",
-             "content": alloy_config(host, endpoints)},
+            {
+                "path": "/etc/default/grub.d/90-trading-low-latency.cfg",
+                "permissions": "0644",
+                "content": f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {kernel_arguments(host)}"\n',
+            },
+            {
+                "path": "/etc/nftables.conf",
+                "permissions": "0644",
+                "content": nftables_ruleset(private_subnet, ssh_allow_list),
+            },
+            {
+                "path": "/etc/default/prometheus-node-exporter",
+                "permissions": "0644",
+                "content": f'ARGS="--web.listen-address={private_ip}:{NODE_EXPORTER_PORT} '
+                '--collector.systemd --collector.processes"\n',
+            },
+            {
+                "path": "/usr/local/sbin/trading-tune-cpu",
+                "permissions": "0755",
+                "content": (
+                    "#!/bin/sh\n"
+                    "# Performance governor on every core; every IRQ on the housekeeping cores.\n"
+                    "for g in /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor; do\n"
+                    '  echo performance > "$g"\n'
+                    "done\n"
+                    "for irq in /proc/irq/[0-9]*; do\n"
+                    f'  echo {housekeeping} > "$irq/smp_affinity_list" 2>/dev/null || true\n'
+                    "done\n"
+                ),
+            },
+            {
+                "path": "/etc/systemd/system/trading-tune-cpu.service",
+                "permissions": "0644",
+                "content": (
+                    "[Unit]\nDescription=Low-latency CPU governor and IRQ affinity\n"
+                    "After=network-online.target\n\n[Service]\nType=oneshot\n"
+                    "ExecStart=/usr/local/sbin/trading-tune-cpu\nRemainAfterExit=yes\n\n"
+                    "[Install]\nWantedBy=multi-user.target\n"
+                ),
+            },
+            {
+                "path": f"/etc/systemd/system/trading-{host.role}.service",
+                "permissions": "0644",
+                "content": service_unit(host, endpoints),
+            },
+            {"path": "/etc/alloy/config.alloy", "permissions": "0644", "content": alloy_config(host, endpoints)},
         ],
         "runcmd": [
             ["systemctl", "disable", "--now", "irqbalance"],
@@ -182,16 +210,19 @@ def render(host: CriticalPathHost, private_ip: str, private_subnet: str,
             ["systemctl", "daemon-reload"],
             ["systemctl", "enable", "--now", "trading-tune-cpu.service"],
             ["systemctl", "restart", "prometheus-node-exporter"],
-            ["sh", "-c", "mkdir -p /etc/apt/keyrings && curl -fsSL https://apt.grafana.com/gpg.key "
-                         "| gpg --dearmor -o /etc/apt/keyrings/grafana.gpg && echo 'deb "
-                         "[signed-by=/etc/apt/keyrings/grafana.gpg] https://apt.grafana.com stable main' "
-                         "> /etc/apt/sources.list.d/grafana.list && apt-get update && apt-get install -y alloy"],
+            [
+                "sh",
+                "-c",
+                "mkdir -p /etc/apt/keyrings && curl -fsSL https://apt.grafana.com/gpg.key "
+                "| gpg --dearmor -o /etc/apt/keyrings/grafana.gpg && echo 'deb "
+                "[signed-by=/etc/apt/keyrings/grafana.gpg] https://apt.grafana.com stable main' "
+                "> /etc/apt/sources.list.d/grafana.list && apt-get update && apt-get install -y alloy",
+            ],
             ["systemctl", "enable", "--now", "alloy"],
             ["systemctl", "enable", f"trading-{host.role}.service"],
             ["update-grub"],
         ],
         # The kernel arguments and huge pages apply at the next boot.
-        "power_state": {"mode": "reboot", "message": "applying low-latency kernel arguments",
-                        "condition": True},
+        "power_state": {"mode": "reboot", "message": "applying low-latency kernel arguments", "condition": True},
     }
     return "#cloud-config\n" + yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=1000)

@@ -40,18 +40,37 @@ def version_problems(cfg: StackConfig, today: dt.date | None = None) -> list[Pro
     live = sorted((m for m, day in known.items() if day >= today), key=lambda m: int(m.split(".")[1]))
     problems = []
     if minor not in known:
-        problems.append(Problem("kubernetesVersion", repr(version),
-                                f"a Kapsule minor listed in {VERSIONS_FILE.name}: {', '.join(live) or 'none live'}"))
+        problems.append(
+            Problem(
+                "kubernetesVersion",
+                repr(version),
+                f"a Kapsule minor listed in {VERSIONS_FILE.name}: {', '.join(live) or 'none live'}",
+            )
+        )
     elif known[minor] < today:
-        problems.append(Problem("kubernetesVersion", repr(version),
-                                f"a minor Kapsule still creates: {minor} reached end of life on "
-                                f"{known[minor].isoformat()}; use {', '.join(live) or 'a newer minor'}"))
+        problems.append(
+            Problem(
+                "kubernetesVersion",
+                repr(version),
+                f"a minor Kapsule still creates: {minor} reached end of life on "
+                f"{known[minor].isoformat()}; use {', '.join(live) or 'a newer minor'}",
+            )
+        )
     if patch and auto_upgrade:
-        problems.append(Problem("kubernetesVersion", repr(version),
-                                f"a bare minor ({minor}) while autoUpgrade is true: Kapsule picks the patch; "
-                                "or set autoUpgrade false to pin a patch"))
+        problems.append(
+            Problem(
+                "kubernetesVersion",
+                repr(version),
+                f"a bare minor ({minor}) while autoUpgrade is true: Kapsule picks the patch; "
+                "or set autoUpgrade false to pin a patch",
+            )
+        )
     if not patch and not auto_upgrade:
-        problems.append(Problem("kubernetesVersion", repr(version),
-                                f"a patch version such as {minor}.0 while autoUpgrade is false: a bare minor "
-                                "needs autoUpgrade true"))
+        problems.append(
+            Problem(
+                "kubernetesVersion",
+                repr(version),
+                f"a patch version such as {minor}.0 while autoUpgrade is false: a bare minor needs autoUpgrade true",
+            )
+        )
     return problems

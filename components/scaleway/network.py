@@ -32,8 +32,7 @@ class Network(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
         cfg = args.config
 
-        self.vpc = network.Vpc(f"{name}-vpc", name=f"{args.prefix}-vpc", region=cfg.region,
-                               tags=args.tags, opts=kept)
+        self.vpc = network.Vpc(f"{name}-vpc", name=f"{args.prefix}-vpc", region=cfg.region, tags=args.tags, opts=kept)
         self.private_network = network.PrivateNetwork(
             f"{name}-private",
             name=f"{args.prefix}-private",

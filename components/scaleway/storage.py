@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumiverse_scaleway import iam, object as s3
+from pulumiverse_scaleway import iam
+from pulumiverse_scaleway import object as s3
 
 from components.config import NetworkConfig, duration_days
 
@@ -45,13 +46,16 @@ class ObjectStorage(pulumi.ComponentResource):
                 region=region,
                 acl="private",
                 force_destroy=False,
-                lifecycle_rules=[s3.BucketLifecycleRuleArgs(
-                    id=f"expire-after-{purpose}-retention",
-                    enabled=True,
-                    expiration=s3.BucketLifecycleRuleExpirationArgs(
-                        days=duration_days(retention) + LIFECYCLE_GRACE_DAYS),
-                    abort_incomplete_multipart_upload_days=1,
-                )],
+                lifecycle_rules=[
+                    s3.BucketLifecycleRuleArgs(
+                        id=f"expire-after-{purpose}-retention",
+                        enabled=True,
+                        expiration=s3.BucketLifecycleRuleExpirationArgs(
+                            days=duration_days(retention) + LIFECYCLE_GRACE_DAYS
+                        ),
+                        abort_incomplete_multipart_upload_days=1,
+                    )
+                ],
                 tags={t.split("=")[0]: (t.split("=") + [""])[1] for t in args.tags + [f"purpose={purpose}"]},
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
@@ -69,11 +73,17 @@ class ObjectStorage(pulumi.ComponentResource):
             name=f"{args.prefix}-telemetry-writer",
             application_id=self.application.id,
             organization_id=args.organization_id,
-            rules=[iam.PolicyRuleArgs(
-                project_ids=[project_id],
-                permission_set_names=["ObjectStorageObjectsRead", "ObjectStorageObjectsWrite",
-                                      "ObjectStorageObjectsDelete", "ObjectStorageBucketsRead"],
-            )],
+            rules=[
+                iam.PolicyRuleArgs(
+                    project_ids=[project_id],
+                    permission_set_names=[
+                        "ObjectStorageObjectsRead",
+                        "ObjectStorageObjectsWrite",
+                        "ObjectStorageObjectsDelete",
+                        "ObjectStorageBucketsRead",
+                    ],
+                )
+            ],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.api_key = iam.ApiKey(

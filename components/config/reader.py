@@ -1,0 +1,114 @@
+"""Reading raw (string) config values while recording every problem, and the value rules
+several key groups share."""
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from components.config import schema
+from components.config.model import (
+    Problem,
+    SecretValue,
+    StackConfig,
+    shown,
+)
+
+# Scaleway regions and the zones in them (https://www.scaleway.com/en/docs/account/reference-content/products-availability/).
+ZONES_BY_REGION: dict[str, tuple[str, ...]] = {
+    "fr-par": ("fr-par-1", "fr-par-2", "fr-par-3"),
+    "nl-ams": ("nl-ams-1", "nl-ams-2", "nl-ams-3"),
+    "pl-waw": ("pl-waw-1", "pl-waw-2", "pl-waw-3"),
+}
+WEEKDAYS = ("any", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ROLES = ("market-data", "strategy", "order-management")
+AUTOSCALER_EXPANDERS = ("random", "most_pods", "least_waste", "priority", "price")
+
+DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+K8S_VERSION_RE = re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$")
+SLACK_CHANNEL_RE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+BUCKET_SUFFIX_RE = re.compile(r"^[a-z0-9]{8,16}$")
+
+T = TypeVar("T")
+Check = Callable[[StackConfig], Iterable[Problem]]
+
+
+class Reader:
+    """Reads raw string config, recording problems instead of raising."""
+
+    def __init__(self, raw: Mapping[str, str | None], secret_keys: frozenset[str]):
+        self.raw = raw
+        self.secret_keys = secret_keys
+        self.problems: list[Problem] = []
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        """Record a problem; a secret's value is never shown, encrypted or not."""
+        base = key.split("[")[0].split(".")[0]
+        hidden = base in self.secret_keys or base in schema.SECRET_KEYS
+        self.problems.append(Problem(key, "[secret]" if hidden else shown(value), allowed))
+
+    def text(self, key: str, check: Callable[[str], bool] = bool, allowed: str = "a non-empty string") -> str:
+        value = self.raw.get(key)
+        if value is None or not check(value):
+            self.fail(key, value, allowed)
+            return ""
+        return value
+
+    def integer(self, key: str, lo: int, hi: int) -> int:
+        value = self.raw.get(key)
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = None
+        if number is None or not lo <= number <= hi:
+            self.fail(key, value, f"a whole number from {lo} to {hi}")
+            return lo
+        return number
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw.get(key)
+        if str(value).lower() not in ("true", "false"):
+            self.fail(key, value, "true or false")
+            return False
+        return str(value).lower() == "true"
+
+    def structured(self, key: str, kind: type[T], allowed: str) -> T:
+        value = self.raw.get(key)
+        try:
+            parsed = json.loads(value) if value is not None else None
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, kind):
+            self.fail(key, value, allowed)
+            return kind()
+        return parsed
+
+    def secret(self, key: str, check: Callable[[str], bool] = bool, allowed: str = "a non-empty secret") -> SecretValue:
+        value = self.raw.get(key)
+        if value is None:
+            self.fail(key, None, f"required secret: set it with `pulumi config set --secret {key} ...`")
+        elif key not in self.secret_keys:
+            self.fail(key, value, f"must be stored encrypted: `pulumi config set --secret {key} ...`")
+        elif not check(value):
+            self.fail(key, value, allowed)
+        return SecretValue(value or "")
+
+
+def is_https_url(value: str) -> bool:
+    return bool(re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$", value))
+
+
+def is_name(value: str) -> bool:
+    return bool(NAME_RE.match(value))
+
+
+def ipv4_network(reader: Reader, key: str, value: Any) -> ipaddress.IPv4Network | None:
+    try:
+        return ipaddress.IPv4Network(str(value), strict=True)
+    except ValueError:
+        reader.fail(key, value, "an IPv4 network in CIDR form with no host bits set, e.g. 172.16.0.0/22")
+        return None
