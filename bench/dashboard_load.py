@@ -14,6 +14,7 @@ every recorded series expanded back into the raw PromQL it stands for.  Figures 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -135,18 +136,17 @@ def raw_expander(rule_files: list[Path]):
         if "record" in r
     }
 
+    def substitute(body: str, match: re.Match[str]) -> str:
+        """The rule's expression, with the matchers the query put on the recorded series."""
+        return "(" + _inject(_with_braces(body), (match.group(1) or "{}")[1:-1].strip()) + ")"
+
     def expand(expr: str) -> str:
         for _ in range(10):
             changed = False
             for name, body in rules.items():
                 pattern = re.compile(rf"(?<![\w:]){re.escape(name)}(\{{[^}}]*\}})?")
                 if pattern.search(expr):
-                    expr = pattern.sub(
-                        lambda m, body=body: (
-                            "(" + _inject(_with_braces(body), (m.group(1) or "{}")[1:-1].strip()) + ")"
-                        ),
-                        expr,
-                    )
+                    expr = pattern.sub(functools.partial(substitute, body), expr)
                     changed = True
             if not changed:
                 return expr
@@ -184,7 +184,8 @@ def load(url: str, queries: list[dict], concurrency: int) -> tuple[float, list]:
 
 def report(label: str, url: str, queries: list[dict], loads: int, concurrency: int) -> None:
     load(url, queries, concurrency)  # warm-up: the first load reads blocks into the page cache
-    walls, slowest = [], {}
+    walls: list[float] = []
+    slowest: dict[tuple[str, str], float] = {}
     for _ in range(loads):
         wall, timings = load(url, queries, concurrency)
         walls.append(wall)

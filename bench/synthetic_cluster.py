@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMANENT, STEP, Pod, scenario
@@ -24,11 +25,23 @@ from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMA
 __all__ = ["COMPUTE_A", "COMPUTE_B", "HOSTS", "HOURS", "PERMANENT", "STEP", "Pod", "scenario", "write_openmetrics"]
 
 
-NODES = {  # name -> (created minute, gone minute, cpus, memory bytes)
+Node = tuple[int, int | None, int, int]  # created minute, gone minute, cpus, memory bytes
+NODES: dict[str, Node] = {
     PERMANENT: (-3000, None, 8, 32 * 1024**3),
     COMPUTE_A: (122, 315, 8, 16 * 1024**3),
-    COMPUTE_B: (None, None, 8, 16 * 1024**3),  # filled in from the end minute
+    COMPUTE_B: (0, None, 8, 16 * 1024**3),  # created two minutes before the end: set per run
 }
+
+
+def container_counters(p: Pod) -> dict[str, Callable[[float], float]]:
+    """cAdvisor's counters of one container: per-second increase at minute t."""
+    return {
+        "container_cpu_usage_seconds_total": lambda t: max(0.001, p.cpu_use * (1 + 0.1 * math.sin(t / 7))),
+        "container_cpu_cfs_periods_total": lambda t: 10.0,
+        "container_cpu_cfs_throttled_periods_total": lambda t: 10.0 * p.throttle,
+        "container_fs_writes_bytes_total": lambda t: p.fs_write * (3 if int(t) % 30 == 0 else 0.2),
+        "container_fs_reads_bytes_total": lambda t: p.fs_write / 2,
+    }
 
 
 class Writer:
@@ -144,16 +157,16 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         live = [t for t in ticks if alive(t, p.start, p.end)]
         ident = {**ksm, "namespace": p.namespace, "pod": p.name, "uid": f"uid-{p.name}"}
         cont = {**ident, "container": p.container}
-        running = lambda t, p=p: p.running_from is None or t >= p.running_from  # noqa: E731
+        pod_running = lambda t, p=p: p.running_from is None or t >= p.running_from  # noqa: E731
         w.series("kube_pod_info", {**ident, "node": p.node, "created_by_kind": "ReplicaSet"}, [(t, 1) for t in live])
         w.series("kube_pod_created", ident, [(t, start + max(p.start, -3000) * 60) for t in live])
         for phase in ("Pending", "Running", "Succeeded", "Failed"):
             w.series(
                 "kube_pod_status_phase",
                 {**ident, "phase": phase},
-                [(t, 1 if phase == ("Running" if running(t) else "Pending") else 0) for t in live],
+                [(t, 1 if phase == ("Running" if pod_running(t) else "Pending") else 0) for t in live],
             )
-        w.series("kube_pod_container_status_running", cont, [(t, 1 if running(t) else 0) for t in live])
+        w.series("kube_pod_container_status_running", cont, [(t, 1 if pod_running(t) else 0) for t in live])
         w.series(
             "kube_pod_container_status_restarts_total",
             cont,
@@ -195,14 +208,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
             "image": f"registry.example.com/{p.container}:1",
             "id": f"/kubepods/{p.name}",
         }
-        cpu = lambda t, p=p: max(0.001, p.cpu_use * (1 + 0.1 * math.sin(t / 7)))  # noqa: E731
-        for name, per_second in (
-            ("container_cpu_usage_seconds_total", cpu),
-            ("container_cpu_cfs_periods_total", lambda t: 10.0),
-            ("container_cpu_cfs_throttled_periods_total", lambda t, p=p: 10.0 * p.throttle),
-            ("container_fs_writes_bytes_total", lambda t, p=p: p.fs_write * (3 if int(t) % 30 == 0 else 0.2)),
-            ("container_fs_reads_bytes_total", lambda t, p=p: p.fs_write / 2),
-        ):
+        for name, per_second in container_counters(p).items():
             total, points = 0.0, []
             for t in live:
                 total += STEP * per_second(t)
@@ -277,7 +283,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
 
     # ---- postgres-exporter
     pg = {"job": "postgres-exporter", "instance": "mlops-db:5432", "namespace": "monitoring"}
-    for state, base in (("active", 12), ("idle", 6), ("idle in transaction", 1)):
+    for state, sessions in (("active", 12), ("idle", 6), ("idle in transaction", 1)):
         w.series(
             "pg_stat_activity_count",
             {
@@ -291,7 +297,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
                 "wait_event": "",
             },
             [
-                (t, round(base + (10 if 124 <= t < 300 and state == "active" else 0) + rng.uniform(-2, 2)))
+                (t, round(sessions + (10 if 124 <= t < 300 and state == "active" else 0) + rng.uniform(-2, 2)))
                 for t in ticks
             ],
         )
@@ -304,7 +310,13 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         ("airflow-airflow-webserver-8080@kubernetes", 3, 0.08),
         ("ml-mlflow-5000@kubernetes", 1, 0.05),
     ):
-        base = {"job": "traefik", "instance": "10.32.3.4:9100", "service": service, "method": "GET", "protocol": "http"}
+        base: dict[str, str] = {
+            "job": "traefik",
+            "instance": "10.32.3.4:9100",
+            "service": service,
+            "method": "GET",
+            "protocol": "http",
+        }
         for code, share in (("200", 0.97), ("404", 0.025), ("500", 0.005)):
             total, points = 0.0, []
             for t in ticks:
@@ -313,7 +325,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
                 points.append((t, total))
             w.series("traefik_service_requests_total", {**base, "code": code}, points)
         cumulative = dict.fromkeys(buckets + [math.inf], 0.0)
-        series_points = {le: [] for le in cumulative}
+        series_points: dict[float, list[tuple[float, float]]] = {le: [] for le in cumulative}
         sum_points, count_points, s_total = [], [], 0.0
         for t in ticks:
             n = STEP * rps
@@ -341,13 +353,18 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         failures += 1 if t in (200.0, 401.0) else 0
         points.append((t, failures))
     w.series("airflow_ti_failures", sd, points)
+
+    def run(t: float) -> bool:
+        return 124 <= t < 300 or t >= minutes - 1
+
+    def queued(t: float) -> bool:
+        return 120 <= t < 124 or minutes - 4 <= t < minutes - 1
+
     for pool, total_slots in (("default_pool", 16), ("finetune_pool", 5)):
-        run = lambda t: 124 <= t < 300 or t >= minutes - 1  # noqa: E731
-        queued = lambda t: 120 <= t < 124 or minutes - 4 <= t < minutes - 1  # noqa: E731
-        running = (
-            (lambda t, run=run: 5 if run(t) else 0) if pool == "finetune_pool" else (lambda t: 3 + int(wave(t, 2, 2)))
+        running: Callable[[float], int] = (
+            (lambda t: 5 if run(t) else 0) if pool == "finetune_pool" else (lambda t: 3 + int(wave(t, 2, 2)))
         )
-        queue = (lambda t, queued=queued: 5 if queued(t) else 0) if pool == "finetune_pool" else (lambda t: 0)
+        queue: Callable[[float], int] = (lambda t: 5 if queued(t) else 0) if pool == "finetune_pool" else (lambda t: 0)
         w.series("airflow_pool_running_slots", {**sd, "pool": pool}, [(t, running(t)) for t in ticks])
         w.series("airflow_pool_queued_slots", {**sd, "pool": pool}, [(t, queue(t)) for t in ticks])
         w.series("airflow_pool_open_slots", {**sd, "pool": pool}, [(t, total_slots - running(t)) for t in ticks])

@@ -15,9 +15,12 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
     DynamicConfigValue,
+    FieldColorModeId,
     ValueMap,
+    ValueMapping,
     ValueMappingResult,
 )
+from grafana_foundation_sdk.models.piechart import PieChartType
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from dashboards.panels import (
@@ -37,7 +40,7 @@ from dashboards.panels import (
 
 def health_status_bar(y: int, cost: CostModel) -> list:
     """1. Glance (5 s): one row of stats, green = OK."""
-    up_down = [
+    up_down: list[ValueMapping] = [
         ValueMap({"1": ValueMappingResult(text="UP", color="green"), "0": ValueMappingResult(text="DOWN", color="red")})
     ]
     compute_cost = f'(count(kube_node_info{{node=~".*compute.*"}}) or vector(0)) * {cost.compute_node}'
@@ -170,14 +173,16 @@ def twelve_hour_timeline(y: int) -> list:
             ),
             prom('sum(kube_pod_status_phase{phase="Failed"}) or vector(0)', "failed pods", "C"),
             bars=True,
-        ).color_scheme(db.FieldColor().mode("fixed").fixed_color("red")),
+        ).color_scheme(db.FieldColor().mode(FieldColorModeId.FIXED).fixed_color("red")),
     ]
 
 
 def resource_efficiency(y: int) -> list:
     """3. Investigate: are resources well used?  Waste vs saturation."""
 
-    def eff_gauge(title, description, expr, steps, x):
+    def eff_gauge(
+        title: str, description: str, expr: str, steps: list[tuple[float | None, str]], x: int
+    ) -> gauge.Panel:
         return (
             gauge.Panel()
             .title(title)
@@ -193,7 +198,7 @@ def resource_efficiency(y: int) -> list:
 
     category_colors = {"ftf": "orange", "airflow": "blue", "mlflow": "green", "other": "grey"}
 
-    def balance(title, description, expr, unit, x):
+    def balance(title: str, description: str, expr: str, unit: str, x: int) -> piechart.Panel:
         panel = (
             piechart.Panel()
             .title(title)
@@ -202,7 +207,7 @@ def resource_efficiency(y: int) -> list:
             .datasource(PROMETHEUS)
             .with_target(prom(expr, "{{category}}", instant=True))
             .grid_pos(at(x, y + 8, 12, 8))
-            .pie_type("pie")
+            .pie_type(PieChartType.PIE)
             .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         )
         for category, color in category_colors.items():
@@ -321,7 +326,7 @@ def ftf_parallel_execution(y: int) -> list:
 
 def autoscaler_and_latency(y: int) -> list:
     """5. How does the autoscaler behave?  Cold-start impact."""
-    ready = [
+    ready: list[ValueMapping] = [
         ValueMap(
             {
                 "1": ValueMappingResult(text="Ready", color="green"),

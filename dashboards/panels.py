@@ -21,6 +21,7 @@ from grafana_foundation_sdk.models.dashboard import (
     GridPos,
     Threshold,
     ThresholdsMode,
+    ValueMapping,
 )
 
 UID = "trading-infrastructure"
@@ -83,10 +84,10 @@ def stat_panel(
     title: str,
     description: str,
     unit: str,
-    query,
-    steps,
+    query: prometheus.Dataquery,
+    steps: list[tuple[float | None, str]],
     pos: GridPos,
-    mappings: list | None = None,
+    mappings: list[ValueMapping] | None = None,
     background: bool = True,
 ) -> stat.Panel:
     panel = (
@@ -107,7 +108,7 @@ def stat_panel(
     return panel
 
 
-def zones(panel: timeseries.Panel, *steps) -> timeseries.Panel:
+def zones(panel: timeseries.Panel, *steps: tuple[float | None, str]) -> timeseries.Panel:
     return panel.thresholds(thresholds(*steps)).thresholds_style(
         cb.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE_AND_AREA)
     )
@@ -118,7 +119,7 @@ def series(
     description: str,
     unit: str,
     pos: GridPos,
-    *queries,
+    *queries: prometheus.Dataquery | SqlQuery,
     stacked: bool = False,
     bars: bool = False,
     fill: int = 10,

@@ -165,7 +165,7 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def _mocks_and_monitor(private_subnet: str):
+def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
@@ -174,11 +174,11 @@ def _mocks_and_monitor(private_subnet: str):
     class OfflineMocks(pulumi.runtime.Mocks):
         """What the cloud would answer, enough for every output the program reads."""
 
-        def __init__(self):
+        def __init__(self) -> None:
             self.next_host = 10
             self.invokes: list[tuple[str, dict]] = []
 
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             state = dict(args.inputs)
             rid = f"{args.name}-id"
             if args.typ == "scaleway:kubernetes/cluster:Cluster":
@@ -206,7 +206,7 @@ def _mocks_and_monitor(private_subnet: str):
                 state["secretKey"] = GENERATED_SECRET_KEY
             return rid, state
 
-        def call(self, args: pulumi.runtime.MockCallArgs):
+        def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
             self.invokes.append((args.token, dict(args.args)))
             name = args.args.get("name", "")
             if args.token == "scaleway:elasticmetal/getOffer:getOffer":
@@ -220,11 +220,11 @@ def _mocks_and_monitor(private_subnet: str):
     class RecordingMonitor(MockMonitor):
         """The mock monitor, recording what the mocks are not told (parent, protect, ...)."""
 
-        def __init__(self, mocks):
+        def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
             super().__init__(mocks)
             self.registrations: list[Registration] = []
 
-        def RegisterResource(self, request):
+        def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             from pulumi.runtime import rpc
 
@@ -276,7 +276,7 @@ def run(stack: str, overrides: dict[str, Any] | None = None) -> RenderResult:
         raise ProgramRefused(monitor.registrations) from None
     _sync_await(pulumi.runtime.stack.wait_for_rpcs())
 
-    root = settings.get_root_resource()
+    root: Any = settings.get_root_resource()  # the Stack resource, which holds the exports
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     for name, value in root.outputs.items():

@@ -23,6 +23,7 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -37,7 +38,7 @@ def _short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1] if urn else ""
 
 
-def _yaml(data) -> str:
+def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, width=120)
 
 

@@ -55,7 +55,7 @@ def _chart_version_pinned(args: ResourceValidationArgs, report: ReportViolation)
         return
     version = args.props.get("version") or ""
     if not re.fullmatch(r"v?\d+\.\d+\.\d+", str(version)):
-        report(f"Helm release '{args.props.get('name')}' must pin an exact chart version (got {version!r}).")
+        report(f"Helm release '{args.props.get('name')}' must pin an exact chart version (got {version!r}).", None)
 
 
 def _resources_complete(resources: Any) -> bool:
@@ -76,33 +76,37 @@ def _requests_and_limits(args: ResourceValidationArgs, report: ReportViolation) 
             if p and p[-1] == "resources" and "volumeClaimTemplate" not in p
         ]
         if not blocks:
-            report(f"Helm release '{args.props.get('name')}' sets no CPU/memory requests and limits.")
+            report(f"Helm release '{args.props.get('name')}' sets no CPU/memory requests and limits.", None)
         for path, block in blocks:
             if not _resources_complete(block):
                 report(
                     f"Helm release '{args.props.get('name')}': {'.'.join(map(str, path))} needs "
-                    "requests and limits for both cpu and memory."
+                    "requests and limits for both cpu and memory.",
+                    None,
                 )
     elif args.resource_type.startswith("kubernetes:") and args.resource_type.split(":")[-1] in WORKLOAD_KINDS:
         for path, container in walk(args.props.get("spec") or {}):
             if path and path[-1] == "containers" and isinstance(container, list):
                 for c in container:
                     if not _resources_complete(c.get("resources")):
-                        report(f"container '{c.get('name')}' of {args.name} needs cpu and memory requests and limits.")
+                        report(
+                            f"container '{c.get('name')}' of {args.name} needs cpu and memory requests and limits.",
+                            None,
+                        )
 
 
 def _buckets_private_and_expiring(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != "scaleway:object/bucket:Bucket":
         return
     if args.props.get("acl", "private") != "private":
-        report(f"bucket {args.name} must be private (acl {args.props.get('acl')!r}).")
+        report(f"bucket {args.name} must be private (acl {args.props.get('acl')!r}).", None)
     versioned = (args.props.get("versioning") or {}).get("enabled") is True
     expiring = any(
         rule.get("enabled") and (rule.get("expiration") or {}).get("days")
         for rule in args.props.get("lifecycleRules") or []
     )
     if not (versioned or expiring):
-        report(f"bucket {args.name} must be versioned or expire objects with a lifecycle rule.")
+        report(f"bucket {args.name} must be versioned or expire objects with a lifecycle rule.", None)
 
 
 def _prod_hosts_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -111,9 +115,9 @@ def _prod_hosts_protected(args: ResourceValidationArgs, report: ReportViolation)
     if "env=prod" not in (args.props.get("tags") or []):
         return
     if not args.opts.protect:
-        report(f"prod bare-metal host {args.name} must be protected in Pulumi (protect=True).")
+        report(f"prod bare-metal host {args.name} must be protected in Pulumi (protect=True).", None)
     if args.props.get("protected") is not True:
-        report(f"prod bare-metal host {args.name} must be protected at Scaleway (protected=true).")
+        report(f"prod bare-metal host {args.name} must be protected at Scaleway (protected=true).", None)
 
 
 def _no_plaintext_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -125,14 +129,16 @@ def _no_plaintext_secrets(args: ResourceValidationArgs, report: ReportViolation)
             if pattern.search(value):
                 report(
                     f"{args.name}: {'.'.join(map(str, path))} holds a {what} in plaintext; pass it as a "
-                    "Pulumi secret through a Kubernetes Secret or a secret input."
+                    "Pulumi secret through a Kubernetes Secret or a secret input.",
+                    None,
                 )
         key = str(path[-1])
         # A value from the environment (${VAR}) or a file is fine; a literal is not.
         if SECRET_KEYS.search(key) and not value.startswith(("${", "/")):
             report(
                 f"{args.name}: {'.'.join(map(str, path))} is a secret in plaintext; use a Kubernetes "
-                "Secret reference or a Pulumi secret."
+                "Secret reference or a Pulumi secret.",
+                None,
             )
 
 
@@ -145,7 +151,7 @@ def _load_balancers_allowed(args: ResourceValidationArgs, report: ReportViolatio
         if "LoadBalancer" in types or default:
             who = f"{args.props.get('namespace')}/{args.props.get('name')}"
             if who not in allowed:
-                report(f"Helm release {who} exposes a LoadBalancer Service; allowed: {sorted(allowed)}.")
+                report(f"Helm release {who} exposes a LoadBalancer Service; allowed: {sorted(allowed)}.", None)
     elif (
         args.resource_type == "kubernetes:core/v1:Service"
         and (args.props.get("spec") or {}).get("type") == "LoadBalancer"
@@ -153,7 +159,7 @@ def _load_balancers_allowed(args: ResourceValidationArgs, report: ReportViolatio
         meta = args.props.get("metadata") or {}
         who = f"{meta.get('namespace')}/{meta.get('name')}"
         if who not in allowed:
-            report(f"Service {who} is a LoadBalancer; allowed: {sorted(allowed)}.")
+            report(f"Service {who} is a LoadBalancer; allowed: {sorted(allowed)}.", None)
 
 
 def _policy(name: str, description: str, validate: Callable, config: PolicyConfigSchema | None = None):

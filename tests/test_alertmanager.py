@@ -195,7 +195,8 @@ def alertmanager(prod, tmp_path_factory):
             except OSError:
                 time.sleep(0.1)
         else:
-            pytest.fail(f"alertmanager did not start: {process.stderr.read().decode()[:500]}")
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            pytest.fail(f"alertmanager did not start: {stderr[:500]}")
         yield url, _Capture.received
     finally:
         process.terminate()
@@ -271,7 +272,7 @@ def test_real_alertmanager_runs_the_escalation_chain(alertmanager):
     time.sleep(max(0.0, start + 15 - time.monotonic()))
 
     node_down = _deliveries(received, "NodeDown")
-    by_target = {}
+    by_target: dict[str, float] = {}
     for m in node_down:
         target = m["path"] + ("?to=" + m["query"]["to"][0] if "to" in m["query"] else "")
         by_target.setdefault(target, m["at"] - start)

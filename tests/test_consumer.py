@@ -16,7 +16,8 @@ from offline import engine as offline
 
 class PlatformMocks(pulumi.runtime.Mocks):
     def __init__(self, outputs: dict, secret: set[str]):
-        self.outputs, self.secret, self.created = outputs, secret, []
+        self.outputs, self.secret = outputs, secret
+        self.created: list[pulumi.runtime.MockResourceArgs] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         if args.typ == "pulumi:pulumi:StackReference":

@@ -67,7 +67,7 @@ def test_default_range_uid_tags_and_data_source_variable(board):
 
 
 def test_panels_do_not_overlap(board):
-    taken = set()
+    taken: set[tuple[int, int]] = set()
     for panel in board["panels"]:
         g = panel["gridPos"]
         cells = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}

@@ -65,7 +65,8 @@ def test_credentials_only_from_repository_secrets(name):
     major = re.compile(r"^pulumi/actions@v(\d+)$")
     for job in workflow(name)["jobs"].values():
         for step in pulumi_steps(job):
-            assert int(major.match(step["uses"]).group(1)) >= 7  # current major
+            pinned = major.match(step["uses"])
+            assert pinned is not None and int(pinned.group(1)) >= 7, step["uses"]  # current major
             env = step.get("env", {})
             for credential in CREDENTIALS:
                 assert env.get(credential) == f"${{{{ secrets.{credential} }}}}", (name, credential)

@@ -25,7 +25,7 @@ SUBCHARTS = {
 
 # Maps a chart renders verbatim into a program's own configuration file, so any key of that
 # program is valid below them (each documented as such in the chart's values.yaml).
-FREE_FORM = {
+FREE_FORM: dict[str, set[tuple[str, ...]]] = {
     "grafana": {("grafana.ini",)},  # rendered as grafana.ini: every Grafana option
     "opentelemetry-collector": {("config",)},  # rendered as the collector's config.yaml
     "loki": {

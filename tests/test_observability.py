@@ -18,12 +18,12 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 PERMANENT = {"platform.trading/pool": "permanent"}
 
 
-def release(result, name: str) -> dict:
+def release(result: offline.RenderResult, name: str) -> offline.Registration:
     [found] = [r for r in result.of_type(RELEASE) if r.inputs["name"] == name]
     return found
 
 
-def values(result, name: str) -> dict:
+def values(result: offline.RenderResult, name: str) -> dict:
     return offline.unwrap(release(result, name).inputs.get("values") or {})
 
 

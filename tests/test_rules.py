@@ -18,7 +18,7 @@ RULES = ROOT / "rules"
 RUNBOOKS = ROOT / "runbooks"
 
 # The spec's alerts (003, "Alerting Rules") by severity, with the `for` the spec gives.
-SPEC_ALERTS = {
+SPEC_ALERTS: dict[str, dict[str, str | None]] = {
     "critical": {
         "NodeDown": "2m",
         "ContainerOOMKilled": None,

@@ -20,7 +20,7 @@ def helm_release(
     parent: pulumi.Resource,
     provider: k8s.Provider,
     depends_on: Sequence[pulumi.Resource] = (),
-    **extra,
+    **extra: Any,
 ) -> k8s.helm.v3.Release:
     return k8s.helm.v3.Release(
         resource_name,

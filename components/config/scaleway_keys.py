@@ -37,11 +37,11 @@ def network(r: Reader) -> NetworkConfig:
         r.fail("privateSubnet", str(private), "a private (RFC 1918) range")
     if private is not None and not 20 <= private.prefixlen <= 28:
         r.fail("privateSubnet", str(private), "a prefix length from /20 to /28 (Scaleway private networks)")
-    keys = list(nets)
-    for i, a in enumerate(keys):
-        for b in keys[i + 1 :]:
-            if nets[a] is not None and nets[b] is not None and nets[a].overlaps(nets[b]):
-                r.fail(a, str(nets[a]), f"must not overlap {b} ({nets[b]})")
+    parsed = [(key, net) for key, net in nets.items() if net is not None]
+    for i, (a, net_a) in enumerate(parsed):
+        for b, net_b in parsed[i + 1 :]:
+            if net_a.overlaps(net_b):
+                r.fail(a, str(net_a), f"must not overlap {b} ({net_b})")
     allow = r.structured("sshAllowList", list, "a JSON list of CIDRs allowed to reach SSH on the bare-metal hosts")
     for i, cidr in enumerate(allow):
         network = ipv4_network(r, f"sshAllowList[{i}]", cidr)
@@ -123,7 +123,8 @@ def hosts(r: Reader) -> tuple[CriticalPathHost, ...]:
             r.fail(f"{at}.role", role, "each role once: one host per role")
         seen.add(str(role))
         for name in ("offer", "osName", "osVersion"):
-            if not isinstance(item.get(name), str) or not item.get(name).strip():
+            value = item.get(name)
+            if not isinstance(value, str) or not value.strip():
                 r.fail(f"{at}.{name}", item.get(name), "a non-empty name as Scaleway lists it")
         cores = item.get("cores")
         if not isinstance(cores, int) or isinstance(cores, bool) or not 2 <= cores <= 512:

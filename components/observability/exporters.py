@@ -91,7 +91,7 @@ def statsd_values() -> dict:
 
 
 def probe_name(url: str) -> str:
-    return urlparse(url).hostname.replace(".", "-")
+    return (urlparse(url).hostname or url).replace(".", "-")
 
 
 def blackbox_values(obs: ObservabilityConfig) -> dict:

@@ -60,7 +60,9 @@ class GrafanaAdmin(pulumi.ComponentResource):
             f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         self.user = "admin"
-        self.secret_password = pulumi.Output.secret(self.password.result)
+        self.secret_password: pulumi.Output[str] = pulumi.Output.secret(self.password.result)
+        auth: pulumi.Output[str] = pulumi.Output.concat(self.user, ":", self.password.result)
+        self.basic_auth: pulumi.Output[str] = pulumi.Output.secret(auth)
         self.register_outputs({})
 
 
@@ -86,7 +88,7 @@ class GrafanaObjects(pulumi.ComponentResource):
         self.provider = grafana.Provider(
             f"{name}-provider",
             url=self.url,
-            auth=pulumi.Output.secret(pulumi.Output.concat(args.admin.user, ":", args.admin.password.result)),
+            auth=args.admin.basic_auth,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)

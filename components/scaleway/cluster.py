@@ -126,8 +126,8 @@ class Cluster(pulumi.ComponentResource):
                 extra_opts=pulumi.ResourceOptions(depends_on=after_permanent),
             )
 
-        kubeconfig = self.cluster.kubeconfigs.apply(lambda kcs: kcs[0].config_file if kcs else "")
-        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        kubeconfig = self.cluster.kubeconfigs.apply(lambda kcs: (kcs[0].config_file or "") if kcs else "")
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(kubeconfig)
         # The API's DNS answers only once a pool exists: the provider waits for the permanent pool.
         self.provider = k8s.Provider(
             f"{name}-k8s",

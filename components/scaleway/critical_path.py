@@ -8,7 +8,9 @@ all know it before the server exists.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumiverse_scaleway import elasticmetal, ipam
@@ -61,9 +63,7 @@ class CriticalPathHosts(pulumi.ComponentResource):
             )
             private_ip = address.address.apply(_bare_address)
             document = pulumi.Output.all(private_ip, args.endpoints).apply(
-                lambda v, h=host: host_config.render(
-                    h, v[0], args.network.private_subnet, args.network.ssh_allow_list, v[1]
-                )
+                functools.partial(self._document, host, args.network)
             )
             server = elasticmetal.Server(
                 f"{name}-{host.role}",
@@ -88,3 +88,8 @@ class CriticalPathHosts(pulumi.ComponentResource):
             self.private_ips[host.role] = private_ip
             self.cloud_init[host.role] = document
         self.register_outputs({"private_ips": self.private_ips})
+
+    @staticmethod
+    def _document(host: CriticalPathHost, network: NetworkConfig, resolved: list[Any]) -> str:
+        private_ip, endpoints = resolved
+        return host_config.render(host, private_ip, network.private_subnet, network.ssh_allow_list, endpoints)

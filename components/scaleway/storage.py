@@ -93,8 +93,8 @@ class ObjectStorage(pulumi.ComponentResource):
             description="Used by Loki and Tempo (Kubernetes Secret), never inline in Helm values",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
         )
-        self.access_key = pulumi.Output.secret(self.api_key.access_key)
-        self.secret_key = pulumi.Output.secret(self.api_key.secret_key)
+        self.access_key: pulumi.Output[str] = pulumi.Output.secret(self.api_key.access_key)
+        self.secret_key: pulumi.Output[str] = pulumi.Output.secret(self.api_key.secret_key)
         self.s3_endpoint = f"https://s3.{region}.scw.cloud"
         self.bucket_names = {purpose: bucket.name for purpose, bucket in self.buckets.items()}
         self.register_outputs({"bucket_names": self.bucket_names, "s3_endpoint": self.s3_endpoint})
