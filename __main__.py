@@ -95,6 +95,7 @@ basics = ClusterBasics(
         monitoring_namespace=MONITORING_NAMESPACE,
         workload_namespaces=config.workload_namespaces,
         provider=cluster.provider,
+        protect=config.protect_stateful,
     ),
 )
 

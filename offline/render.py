@@ -83,7 +83,7 @@ def write(result: offline.RenderResult, out: Path) -> list[Path]:
     for r in result.resources:
         string_data = offline.unwrap(r.inputs.get("stringData") or {})
         if r.type == "kubernetes:core/v1:Secret" and "alertmanager.yaml" in string_data:
-            # Offline, the secrets inside are the placeholders of components/offline.py.
+            # Offline, the secrets inside are the placeholders of offline/engine.py.
             emit("alertmanager.yaml", string_data["alertmanager.yaml"])
     for r in result.of_type("grafana:oss/dashboard:Dashboard"):
         board = json.loads(offline.unwrap(r.inputs["configJson"]))

@@ -6,6 +6,7 @@ say."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,7 +152,10 @@ def test_renovate_updates_every_pinned_file():
     assert {"pip_requirements", "github-actions"} <= set(config["enabledManagers"])
     # The foundation SDK's versions carry an epoch: Renovate must stay on the 11.x builds.
     rules = [r for r in config["packageRules"] if "grafana-foundation-sdk" in r.get("matchPackageNames", [])]
-    assert rules and "11." in rules[0]["allowedVersions"]
+    allowed = re.compile(rules[0]["allowedVersions"].strip("/"))
+    pinned = re.search(r"grafana-foundation-sdk==(\S+)", (ROOT / "requirements.txt").read_text())
+    assert pinned and allowed.match(pinned.group(1)), "the pinned 11.x build must stay allowed"
+    assert not allowed.match("1770000000!12.0.0") and not allowed.match("10.1.0")
 
 
 def test_pulumi_yaml_declares_exactly_the_schema():

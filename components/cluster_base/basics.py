@@ -29,6 +29,9 @@ class ClusterBasicsArgs:
     monitoring_namespace: str
     workload_namespaces: tuple[str, ...]
     provider: k8s.Provider
+    # Deleting a namespace deletes its PersistentVolumeClaims: the monitoring namespace holds
+    # Prometheus's, Loki's, Tempo's, Grafana's and Alertmanager's volumes.
+    protect: bool
 
 
 class ClusterBasics(pulumi.ComponentResource):
@@ -39,7 +42,9 @@ class ClusterBasics(pulumi.ComponentResource):
             ns: k8s.core.v1.Namespace(
                 f"{name}-ns-{ns}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels={"app.kubernetes.io/part-of": "trading-platform"}),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=args.provider, protect=args.protect and ns == args.monitoring_namespace
+                ),
             )
             for ns in (args.monitoring_namespace, *args.workload_namespaces)
         }

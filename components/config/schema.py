@@ -3,7 +3,7 @@
 ``Pulumi.yaml`` declares the keys Pulumi's project config types can describe (string,
 integer, boolean, array) with exactly these types, defaults and descriptions; the validator
 reads exactly these keys and reports any other key of the project's namespace as a problem;
-the README's configuration table is printed from here (``python -m components.config.schema``).
+the README's configuration table is ``markdown_table()`` (a test compares them).
 A test checks Pulumi.yaml and the README against this table.
 """
 
@@ -86,6 +86,14 @@ KEYS: tuple[Key, ...] = (
         "string",
         "10.32.0.0/20",
         "Kapsule service CIDR; must not overlap the private subnet or the pod CIDR. Fixed once the cluster exists.",
+    ),
+    _k(
+        "deployedNetwork",
+        "object",
+        {},
+        "The ranges as deployed, {privateSubnet, podCidr, serviceCidr}: the lock that keeps them. Required when "
+        "protectStateful is true; a live value that differs is refused, because changing any of them replaces the "
+        "private network or the cluster (README 'Replacements').",
     ),
     _k(
         "sshAllowList",
@@ -268,7 +276,3 @@ def markdown_table() -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     rows += [f"| `{k.name}` | {k.kind} | {shown(k)} | {k.description} |" for k in KEYS]
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    print(markdown_table())

@@ -153,7 +153,45 @@ def _secrets(r: Reader) -> Secrets:
     )
 
 
+# What a change of each locked range would replace (terraform-provider-scaleway b2d45ed:
+# ForceNew on vpc/private_network.go ipv4_subnet.subnet, k8s/cluster.go pod_cidr and service_cidr).
+REPLACED_BY = {
+    "privateSubnet": "the private network, so every private address, the cluster and the hosts' attachment",
+    "podCidr": "the Kapsule cluster and every pool, pod and volume attachment on it",
+    "serviceCidr": "the Kapsule cluster and every pool, pod and volume attachment on it",
+}
+
+
+def _deployed_network(r: Reader, cfg: StackConfig) -> None:
+    """In a protected stack, the network ranges cannot drift from what was deployed."""
+    locked = r.structured("deployedNetwork", dict, "an object {privateSubnet, podCidr, serviceCidr}")
+    for key in sorted(set(locked) - set(REPLACED_BY)):
+        r.fail(f"deployedNetwork.{key}", locked[key], f"one of {', '.join(REPLACED_BY)}")
+    if not cfg.protect_stateful:
+        return
+    live = {
+        "privateSubnet": cfg.network.private_subnet,
+        "podCidr": cfg.network.pod_cidr,
+        "serviceCidr": cfg.network.service_cidr,
+    }
+    for key, value in live.items():
+        if key not in locked:
+            r.fail(
+                f"deployedNetwork.{key}",
+                None,
+                f"the deployed {key} ({value or '?'}), required when protectStateful is true: it locks the range",
+            )
+        elif value and locked[key] != value:
+            r.fail(
+                key,
+                value,
+                f"the deployed range {locked[key]} (deployedNetwork.{key}): changing it replaces "
+                f"{REPLACED_BY[key]}; follow README 'Replacements' instead of editing the range",
+            )
+
+
 def _cross_checks(r: Reader, cfg: StackConfig) -> None:
+    _deployed_network(r, cfg)
     if cfg.critical_path_hosts and not cfg.ssh_key_ids:
         r.fail("sshKeyIds", [], "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
     if cfg.environment == "prod" and not cfg.protect_stateful and "protectStateful" in r.raw:

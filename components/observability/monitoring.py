@@ -2,7 +2,7 @@
 
 Decisions worth knowing before reading the values:
 
-* CRDs come from the ``prometheus-operator-crds`` release (components/cluster_basics.py),
+* CRDs come from the ``prometheus-operator-crds`` release (components/cluster_base/basics.py),
   so ``crds.enabled`` is false here: no 262,144-byte client-side-apply annotation, and this
   stack's PrometheusRules never race their CRD.
 * Rules: Prometheus selects PrometheusRules labelled ``platform.trading/rules`` — ours, and the

@@ -40,7 +40,6 @@ def _bare_address(cidr: str) -> str:
 class CriticalPathHosts(pulumi.ComponentResource):
     def __init__(self, name: str, args: CriticalPathHostsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:infra:CriticalPathHosts", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         zone = args.network.zone
         self.servers: dict[str, elasticmetal.Server] = {}
         self.private_ips: dict[str, pulumi.Output[str]] = {}
@@ -59,7 +58,8 @@ class CriticalPathHosts(pulumi.ComponentResource):
                 sources=[ipam.IpSourceArgs(private_network_id=args.private_network_id)],
                 region=args.network.region,
                 tags=args.tags + [f"role={host.role}"],
-                opts=child,
+                # The host's private address: scrape targets and firewall rules name it.
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             private_ip = address.address.apply(_bare_address)
             document = pulumi.Output.all(private_ip, args.endpoints).apply(
