@@ -23,6 +23,7 @@ import time
 import urllib.parse
 import urllib.request
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def _inject(expr: str, matchers: str) -> str:
     return re.sub(r"\{([^}]*)\}", lambda m: "{" + ", ".join(x for x in (m.group(1).strip(), matchers) if x) + "}", expr)
 
 
-def raw_expander(rule_files: list[Path]):
+def raw_expander(rule_files: list[Path]) -> Callable[[str], str]:
     rules = {
         r["record"]: r["expr"].strip()
         for f in rule_files

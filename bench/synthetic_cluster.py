@@ -15,9 +15,10 @@ Shared by the dashboard query test and the dashboard-load benchmark:
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMANENT, STEP, Pod, scenario
@@ -53,7 +54,7 @@ class Writer:
         self.series_count = 0
         self.sample_count = 0
 
-    def series(self, name: str, labels: dict, points) -> None:
+    def series(self, name: str, labels: dict, points: Iterable[tuple[float, float]]) -> None:
         """points: iterable of (minute_float, value)."""
         label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
         prefix = f"{name}{{{label_text}}} " if labels else f"{name} "
@@ -80,11 +81,18 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     pods = scenario(minutes)
     w = Writer(path, start)
 
-    def alive(t, first, last):
+    def alive(t: float, first: float | None, last: float | None) -> bool:
         return (first is None or t >= first) and (last is None or t < last)
 
-    def wave(t, base, amp, period=180, phase=0.0):
+    def wave(t: float, base: float, amp: float, period: float = 180, phase: float = 0.0) -> float:
         return base + amp * math.sin(2 * math.pi * (t + phase) / period)
+
+    def node_busy(node: str, t: float) -> float:
+        """The CPU share a node's workload keeps busy at minute t."""
+        if "compute" in node:
+            running = any(p.node == node and alive(t, p.running_from, p.end) for p in pods)
+            return 0.85 if running else 0.08
+        return wave(t, 0.42, 0.12) if node == PERMANENT else 0.80
 
     # ---- node-exporter: Kubernetes nodes and the bare-metal hosts
     targets = [(n, {"job": "node-exporter", "instance": n}, spec) for n, spec in nodes.items()]
@@ -97,13 +105,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         for role, ip in HOSTS.items()
     ]
     for key, labels, (created, gone, cpus, memory) in targets:
-        busy_of = (
-            (lambda t, key=key: 0.85 if any(p.node == key and alive(t, p.running_from, p.end) for p in pods) else 0.08)
-            if "compute" in key
-            else (lambda t: wave(t, 0.42, 0.12))
-            if key == PERMANENT
-            else (lambda t: 0.80)
-        )
+        busy_of = functools.partial(node_busy, key)
         for cpu in range(min(cpus, 4)):
             for mode, share in (("idle", None), ("user", 0.7), ("system", 0.25), ("iowait", 0.05)):
                 total, points = 0.0, []

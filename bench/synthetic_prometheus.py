@@ -74,7 +74,7 @@ class SyntheticPrometheus:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -177,7 +177,7 @@ class SyntheticPrometheus:
         self._stop_server()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def query(self, path: str, **params) -> dict:
+    def query(self, path: str, **params: str) -> dict:
         url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
         with urllib.request.urlopen(url, timeout=60) as response:
             return json.loads(response.read())

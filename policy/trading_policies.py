@@ -162,7 +162,9 @@ def _load_balancers_allowed(args: ResourceValidationArgs, report: ReportViolatio
             report(f"Service {who} is a LoadBalancer; allowed: {sorted(allowed)}.", None)
 
 
-def _policy(name: str, description: str, validate: Callable, config: PolicyConfigSchema | None = None):
+def _policy(
+    name: str, description: str, validate: Callable, config: PolicyConfigSchema | None = None
+) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(
         name=name,
         description=description,

@@ -70,5 +70,7 @@ def test_credentials_only_from_repository_secrets(name):
             env = step.get("env", {})
             for credential in CREDENTIALS:
                 assert env.get(credential) == f"${{{{ secrets.{credential} }}}}", (name, credential)
+            # IAM resources need the Organization (provider PR #4332); an id, not a secret.
+            assert env.get("SCW_DEFAULT_ORGANIZATION_ID") == "${{ vars.SCW_DEFAULT_ORGANIZATION_ID }}", name
     text = (WORKFLOWS / name).read_text()
     assert not re.search(r"(SCW[A-Z0-9]{17}|pul-[0-9a-f]{40})", text)
