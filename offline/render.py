@@ -13,6 +13,8 @@ Written files:
     alertmanager.yaml       the Alertmanager configuration (offline placeholders for secrets)
     dashboards/<uid>.json   every Grafana dashboard
     cloud-init/<role>.yaml  the cloud-init of every critical-path host
+    manifests/<release>.yaml  what Kubernetes would receive: each release templated by Helm from the
+                            pinned chart in ../shared/charts (offline/manifests.py)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import yaml
 from components import preflight
 from components.config import InvalidConfig
 from offline import engine as offline
+from offline import manifests
 
 BUILD = offline.ROOT / "build"
 
@@ -90,6 +93,12 @@ def write(result: offline.RenderResult, out: Path) -> list[Path]:
         emit(f"dashboards/{board.get('uid', r.name)}.json", json.dumps(board, indent=2) + "\n")
     for r in result.of_type("scaleway:elasticmetal/server:Server"):
         emit(f"cloud-init/{r.name}.yaml", offline.unwrap(r.inputs.get("cloudInit", "")))
+    if manifests.CHARTS_DIR.is_dir():
+        for release in manifests.releases(result):
+            emit(f"manifests/{release.name}.yaml", manifests.dump(release))
+    else:
+        print(f"note: no local chart repository at {manifests.CHARTS_DIR} (set TRADING_CHARTS_DIR): "
+              "manifests/ not written", file=sys.stderr)
     return written
 
 
