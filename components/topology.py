@@ -27,7 +27,16 @@ EVERY_NODE_TOLERATIONS: Final = [
     {"key": BATCH_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"},
     {"key": LOW_LATENCY_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"},
 ]
+# Priority classes.  The monitoring of the trading path must never be the victim: Prometheus,
+# Alertmanager, the telemetry gateway and the ingress sit above the HFT support services'
+# `high-priority`; the rest of the platform below it; node agents use Kubernetes' own class.
 HIGH_PRIORITY_CLASS: Final = "high-priority"  # spec 001: the HFT support services
+HIGH_PRIORITY_VALUE: Final = 1_000_000
+PLATFORM_CRITICAL_CLASS: Final = "platform-critical"
+PLATFORM_CRITICAL_VALUE: Final = 2_000_000
+PLATFORM_STANDARD_CLASS: Final = "platform-standard"
+PLATFORM_STANDARD_VALUE: Final = 500_000
+NODE_AGENT_CLASS: Final = "system-node-critical"  # built in: DaemonSets that every node needs
 
 # ---- releases and Services (in MONITORING_NAMESPACE unless said) -------------------------
 KUBE_PROMETHEUS_STACK_RELEASE: Final = "kube-prometheus-stack"

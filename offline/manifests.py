@@ -100,10 +100,16 @@ def _render(release: Release, kubernetes_version: str, api_versions: Iterable[st
     from helm_python import _native
 
     chart = helm_python.Chart.load_archive(_chart_archive(release.chart, release.version))
-    options = {"name": release.name, "namespace": release.namespace, "is_install": True,
-               "kube_version": f"v{kubernetes_version}", "api_versions": sorted(api_versions)}
-    rendered = json.loads(_native.call_string("helm_render", chart._raw(), json.dumps(release.values),
-                                              json.dumps(options)))
+    options = {
+        "name": release.name,
+        "namespace": release.namespace,
+        "is_install": True,
+        "kube_version": f"v{kubernetes_version}",
+        "api_versions": sorted(api_versions),
+    }
+    rendered = json.loads(
+        _native.call_string("helm_render", chart._raw(), json.dumps(release.values), json.dumps(options))
+    )
     objects = []
     for crd in chart.crds:  # `crds/` files: Helm installs them before the templates
         data = crd["data"]
@@ -130,8 +136,13 @@ def releases(result: RenderResult) -> list[Release]:
     """Every Helm release of the render, templated; CRD kinds installed by any release count as
     served for all of them (the program installs the CRDs before the releases that use them)."""
     found = [
-        Release(name=r.inputs["name"], namespace=r.inputs.get("namespace") or "default", chart=r.inputs["chart"],
-                version=r.inputs["version"], values=unwrap(r.inputs.get("values") or {}))
+        Release(
+            name=r.inputs["name"],
+            namespace=r.inputs.get("namespace") or "default",
+            chart=r.inputs["chart"],
+            version=r.inputs["version"],
+            values=unwrap(r.inputs.get("values") or {}),
+        )
         for r in result.of_type(HELM_RELEASE)
     ]
     kubernetes = kubernetes_version_of(result)

@@ -97,8 +97,11 @@ def write(result: offline.RenderResult, out: Path) -> list[Path]:
         for release in manifests.releases(result):
             emit(f"manifests/{release.name}.yaml", manifests.dump(release))
     else:
-        print(f"note: no local chart repository at {manifests.CHARTS_DIR} (set TRADING_CHARTS_DIR): "
-              "manifests/ not written", file=sys.stderr)
+        print(
+            f"note: no local chart repository at {manifests.CHARTS_DIR} (set TRADING_CHARTS_DIR): "
+            "manifests/ not written",
+            file=sys.stderr,
+        )
     return written
 
 

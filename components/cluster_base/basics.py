@@ -19,9 +19,14 @@ import pulumi_kubernetes as k8s
 
 from components import pins
 from components.cluster_base.releases import helm_release
-from components.topology import HIGH_PRIORITY_CLASS
-
-HIGH_PRIORITY_VALUE = 1_000_000
+from components.topology import (
+    HIGH_PRIORITY_CLASS,
+    HIGH_PRIORITY_VALUE,
+    PLATFORM_CRITICAL_CLASS,
+    PLATFORM_CRITICAL_VALUE,
+    PLATFORM_STANDARD_CLASS,
+    PLATFORM_STANDARD_VALUE,
+)
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,29 @@ class ClusterBasics(pulumi.ComponentResource):
             )
             for ns in (args.monitoring_namespace, *args.workload_namespaces)
         }
-        self.high_priority = k8s.scheduling.v1.PriorityClass(
-            f"{name}-high-priority",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=HIGH_PRIORITY_CLASS),
-            value=HIGH_PRIORITY_VALUE,
-            global_default=False,
-            description="High priority for HFT support services (spec 001).",
-            opts=child,
-        )
+        self.priority_classes = [
+            k8s.scheduling.v1.PriorityClass(
+                f"{name}-{class_name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=class_name),
+                value=value,
+                global_default=False,
+                description=description,
+                opts=child,
+            )
+            for class_name, value, description in (
+                (HIGH_PRIORITY_CLASS, HIGH_PRIORITY_VALUE, "High priority for HFT support services (spec 001)."),
+                (
+                    PLATFORM_CRITICAL_CLASS,
+                    PLATFORM_CRITICAL_VALUE,
+                    "Prometheus, Alertmanager, the telemetry gateway and the ingress: above the HFT services.",
+                ),
+                (
+                    PLATFORM_STANDARD_CLASS,
+                    PLATFORM_STANDARD_VALUE,
+                    "The rest of the platform (Grafana, Loki, Tempo, exporters, operators): below the HFT services.",
+                ),
+            )
+        ]
         self.prometheus_operator_crds = helm_release(
             f"{name}-prometheus-operator-crds",
             "prometheus-operator-crds",
@@ -64,6 +84,8 @@ class ClusterBasics(pulumi.ComponentResource):
             {},
             parent=self,
             provider=args.provider,
+            # Every release waits for this one: so the priority classes exist before any pod.
+            depends_on=self.priority_classes,
         )
         self.monitoring_namespace = self.namespaces[args.monitoring_namespace].metadata.name
         self.register_outputs({"monitoring_namespace": self.monitoring_namespace})

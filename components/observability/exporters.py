@@ -29,36 +29,15 @@ import pulumi_kubernetes as k8s
 from components import pins
 from components.cluster_base.releases import helm_release, secret
 from components.config import GrafanaConfig, ObservabilityConfig, SecretValue
-from components.observability import sizing
+from components.observability import airflow_statsd, sizing
 from components.topology import (
     CERT_MANAGER_NAMESPACE,
     INGRESS_NAMESPACE,
-    MONITORING_NAMESPACE,
     PERMANENT_NODES,
+    PLATFORM_CRITICAL_CLASS,
+    PLATFORM_STANDARD_CLASS,
     POSTGRES_EXPORTER_SECRET,
-    STATSD_EXPORTER_SERVICE,
 )
-
-AIRFLOW_STATSD_MAPPING = """mappings:
-  - match: "airflow.scheduler_heartbeat"
-    name: "airflow_scheduler_heartbeat"
-  - match: "airflow.dag_processing.total_parse_time"
-    name: "airflow_dag_processing_total_parse_time"
-  - match: "airflow.pool.open_slots.*"
-    name: "airflow_pool_open_slots"
-    labels:
-      pool: "$1"
-  - match: "airflow.pool.queued_slots.*"
-    name: "airflow_pool_queued_slots"
-    labels:
-      pool: "$1"
-  - match: "airflow.pool.running_slots.*"
-    name: "airflow_pool_running_slots"
-    labels:
-      pool: "$1"
-  - match: "airflow.ti_failures"
-    name: "airflow_ti_failures"
-"""
 
 
 def postgres_values(grafana: GrafanaConfig) -> dict:
@@ -77,16 +56,7 @@ def postgres_values(grafana: GrafanaConfig) -> dict:
         "serviceMonitor": {"enabled": True},
         "resources": sizing.resources("postgres-exporter"),
         "nodeSelector": PERMANENT_NODES,
-    }
-
-
-def statsd_values() -> dict:
-    return {
-        "fullnameOverride": STATSD_EXPORTER_SERVICE,
-        "statsd": {"mappingConfig": AIRFLOW_STATSD_MAPPING},
-        "serviceMonitor": {"enabled": True, "namespace": MONITORING_NAMESPACE},
-        "resources": sizing.resources("statsd-exporter"),
-        "nodeSelector": PERMANENT_NODES,
+        "priorityClassName": PLATFORM_STANDARD_CLASS,
     }
 
 
@@ -103,6 +73,7 @@ def blackbox_values(obs: ObservabilityConfig) -> dict:
         },
         "resources": sizing.resources("blackbox-exporter"),
         "nodeSelector": PERMANENT_NODES,
+        "priorityClassName": PLATFORM_STANDARD_CLASS,
     }
 
 
@@ -110,8 +81,13 @@ def cert_manager_values() -> dict:
     return {
         "crds": {"enabled": True},
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
+        "global": {"priorityClassName": PLATFORM_STANDARD_CLASS},
         "resources": sizing.resources("cert-manager"),
         "nodeSelector": PERMANENT_NODES,
+        "startupapicheck": {
+            "resources": sizing.resources("cert-manager-startupapicheck"),
+            "nodeSelector": PERMANENT_NODES,
+        },
         "webhook": {"resources": sizing.resources("cert-manager-webhook"), "nodeSelector": PERMANENT_NODES},
         "cainjector": {"resources": sizing.resources("cert-manager-cainjector"), "nodeSelector": PERMANENT_NODES},
     }
@@ -124,6 +100,8 @@ def traefik_values() -> dict:
         "metrics": {"prometheus": {"serviceMonitor": {"enabled": True}}},
         "resources": sizing.resources("traefik"),
         "nodeSelector": PERMANENT_NODES,
+        # The ingress of the HFT services' APIs, Airflow and MLflow: above `high-priority`.
+        "priorityClassName": PLATFORM_CRITICAL_CLASS,
     }
 
 
@@ -174,7 +152,7 @@ class Exporters(pulumi.ComponentResource):
             postgres_values(args.grafana),
             depends_on=[self.postgres_secret],
         )
-        self.statsd_exporter = release("statsd-exporter", "prometheus-statsd-exporter", statsd_values())
+        self.statsd_exporter = airflow_statsd.declare(f"{name}-statsd-exporter", args.namespace, args.provider, self)
         self.blackbox_exporter = release(
             "blackbox-exporter", "prometheus-blackbox-exporter", blackbox_values(args.observability)
         )

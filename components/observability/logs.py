@@ -31,7 +31,9 @@ from components.topology import (
     LOKI_PUSH_URL,
     LOKI_RELEASE,
     LOKI_URL,
+    NODE_AGENT_CLASS,
     PERMANENT_NODES,
+    PLATFORM_STANDARD_CLASS,
     TELEMETRY_S3_SECRET,
 )
 
@@ -93,7 +95,13 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
             "persistence": {"enabled": True, "size": "10Gi", "storageClass": obs.storage_class},
             "resources": sizing.resources("loki"),
             "nodeSelector": PERMANENT_NODES,
+            "priorityClassName": PLATFORM_STANDARD_CLASS,
         },
+        # Loki's own metrics (ingestion, discarded lines, S3 errors) to Prometheus.
+        "monitoring": {"serviceMonitor": {"enabled": True}},
+        # No Loki ruler rules are shipped as ConfigMaps: no sidecar watching ConfigMaps and
+        # Secrets cluster-wide.
+        "sidecar": {"rules": {"enabled": False}},
         "read": {"replicas": 0},
         "write": {"replicas": 0},
         "backend": {"replicas": 0},
@@ -156,10 +164,35 @@ def alloy_values() -> dict:
     return {
         "alloy": {
             "configMap": {"create": True, "content": ALLOY_CONFIG},
-            "extraEnv": [{"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+            # The chart already sets HOSTNAME to the node's name, which the config reads.
             "resources": sizing.resources("alloy"),
+            # Logs are read through the Kubernetes API (loki.source.kubernetes), not from the
+            # node's files: Alloy needs no root and no host path.
+            "mounts": {"extra": [{"name": "alloy-storage", "mountPath": "/tmp/alloy"}]},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 473,
+                "runAsGroup": 473,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
         },
-        "controller": {"type": "daemonset", "tolerations": EVERY_NODE_TOLERATIONS},
+        "configReloader": {"resources": sizing.resources("alloy-config-reloader")},
+        "controller": {
+            "type": "daemonset",
+            "tolerations": EVERY_NODE_TOLERATIONS,
+            "priorityClassName": NODE_AGENT_CLASS,
+            # Alloy's storage path (/tmp/alloy) on a scratch volume: the root filesystem stays read-only.
+            "volumes": {"extra": [{"name": "alloy-storage", "emptyDir": {}}]},
+        },
+        "rbac": {
+            # Only what discovery.kubernetes (pods) and loki.source.kubernetes (pod logs) read:
+            # no Secrets, no ConfigMaps.
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "pods/log", "namespaces"], "verbs": ["get", "list", "watch"]}
+            ]
+        },
         "serviceMonitor": {"enabled": True},
     }
 

@@ -35,8 +35,11 @@ from components.topology import (
     EVERY_NODE_TOLERATIONS,
     GRAFANA_ADMIN_SECRET,
     KUBE_PROMETHEUS_STACK_RELEASE,
+    NODE_AGENT_CLASS,
     NODE_EXPORTER_PORT,
     PERMANENT_NODES,
+    PLATFORM_CRITICAL_CLASS,
+    PLATFORM_STANDARD_CLASS,
     PROMETHEUS_URL,
     RULE_SELECTOR_LABELS,
 )
@@ -94,7 +97,16 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
         "prometheusOperator": {
             "resources": sizing.resources("prometheus-operator"),
             "nodeSelector": PERMANENT_NODES,
+            "priorityClassName": PLATFORM_STANDARD_CLASS,
             "prometheusConfigReloader": {"resources": sizing.resources("config-reloader")},
+            # The install hooks that create and patch the webhook's certificate.
+            "admissionWebhooks": {
+                "patch": {
+                    "resources": sizing.resources("admission-webhook-job"),
+                    "priorityClassName": PLATFORM_STANDARD_CLASS,
+                    "nodeSelector": PERMANENT_NODES,
+                }
+            },
         },
         "prometheus": {
             "prometheusSpec": {
@@ -114,6 +126,12 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 "additionalScrapeConfigs": critical_path_scrape_config(private_ips),
                 "resources": sizing.resources("prometheus"),
                 "nodeSelector": PERMANENT_NODES,
+                "priorityClassName": PLATFORM_CRITICAL_CLASS,
+                # Two collector replicas remote-write the same hosts' series: a sample may arrive
+                # a little after a newer one from the other replica.
+                "tsdb": {"outOfOrderTimeWindow": "10m"},
+                # Exemplars (trace ids on histogram samples) back Grafana's metric -> trace links.
+                "enableFeatures": ["exemplar-storage"],
             }
         },
         "alertmanager": {
@@ -122,43 +140,30 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 # Two replicas gossip the notification log: a restart neither loses nor doubles a page.
                 "replicas": sizing.PERMANENT_POOL["alertmanager"].replicas,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
-                "externalUrl": f"https://{grafana.domain}/alertmanager",
+                # Links in notifications open Grafana's alerting UI on this Alertmanager (the
+                # "alertmanager" data source): behind Grafana's login, on a path its Ingress
+                # serves.  Alertmanager itself keeps serving at / in the cluster.
+                "externalUrl": f"https://{grafana.domain}/alerting",
+                "routePrefix": "/",
                 "storage": {"volumeClaimTemplate": volume_claim(sc, "2GiB")},
                 "resources": sizing.resources("alertmanager"),
                 "nodeSelector": PERMANENT_NODES,
+                "priorityClassName": PLATFORM_CRITICAL_CLASS,
             },
         },
-        "grafana": {
-            "defaultDashboardsEnabled": True,
-            # Data sources are declared with pulumiverse_grafana (components/grafana.py), linked.
-            "sidecar": {"datasources": {"defaultDatasourceEnabled": False}},
-            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "persistence": {"enabled": True, "type": "pvc", "storageClassName": sc, "size": "10Gi"},
-            "ingress": {
-                "enabled": True,
-                "ingressClassName": "traefik",
-                "annotations": {
-                    "cert-manager.io/cluster-issuer": "letsencrypt",
-                    "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
-                    "traefik.ingress.kubernetes.io/router.tls": "true",
-                },
-                "hosts": [grafana.domain],
-                "tls": [{"secretName": "grafana-tls", "hosts": [grafana.domain]}],
-            },
-            "grafana.ini": {
-                "server": {"root_url": f"https://{grafana.domain}"},
-                "auth.anonymous": {"enabled": False},
-                "users": {"allow_sign_up": False},
-                "security": {"cookie_secure": True, "disable_gravatar": True},
-                "analytics": {"check_for_updates": False, "reporting_enabled": False},
-            },
-            "resources": sizing.resources("grafana"),
+        "grafana": grafana_values(grafana, sc),
+        "kube-state-metrics": {
+            "resources": sizing.resources("kube-state-metrics"),
             "nodeSelector": PERMANENT_NODES,
+            "priorityClassName": PLATFORM_STANDARD_CLASS,
+            # No rule or panel reads kube_secret_*: without the collector, kube-state-metrics
+            # needs no right to read Secrets.
+            "collectorsExclude": ["secrets"],
         },
-        "kube-state-metrics": {"resources": sizing.resources("kube-state-metrics"), "nodeSelector": PERMANENT_NODES},
         "prometheus-node-exporter": {
             "resources": sizing.resources("node-exporter"),
             "tolerations": EVERY_NODE_TOLERATIONS,
+            "priorityClassName": NODE_AGENT_CLASS,
             # instance = the node's name (scw-...-permanent-...), which the dashboard and the
             # pool regexes read, instead of the pod's IP.
             "prometheus": {
@@ -173,6 +178,46 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 }
             },
         },
+    }
+
+
+def grafana_values(grafana: GrafanaConfig, storage_class: str) -> dict:
+    return {
+        "defaultDashboardsEnabled": True,
+        "priorityClassName": PLATFORM_STANDARD_CLASS,
+        # Data sources are declared with pulumiverse_grafana (grafana.py): no data-source
+        # sidecar.  The dashboard sidecar reads ConfigMaps of its own namespace only, so it
+        # needs no right on Secrets, and none cluster-wide.
+        "sidecar": {
+            "resources": sizing.resources("grafana-sidecar"),
+            "datasources": {"enabled": False, "defaultDatasourceEnabled": False},
+            "dashboards": {"resource": "configmap"},
+        },
+        "rbac": {"namespaced": True},
+        # The volume is mounted with the pod's fsGroup: no root init container to chown it.
+        "initChownData": {"enabled": False},
+        "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+        "persistence": {"enabled": True, "type": "pvc", "storageClassName": storage_class, "size": "10Gi"},
+        "ingress": {
+            "enabled": True,
+            "ingressClassName": "traefik",
+            "annotations": {
+                "cert-manager.io/cluster-issuer": "letsencrypt",
+                "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+                "traefik.ingress.kubernetes.io/router.tls": "true",
+            },
+            "hosts": [grafana.domain],
+            "tls": [{"secretName": "grafana-tls", "hosts": [grafana.domain]}],
+        },
+        "grafana.ini": {
+            "server": {"root_url": f"https://{grafana.domain}"},
+            "auth.anonymous": {"enabled": False},
+            "users": {"allow_sign_up": False},
+            "security": {"cookie_secure": True, "disable_gravatar": True},
+            "analytics": {"check_for_updates": False, "reporting_enabled": False},
+        },
+        "resources": sizing.resources("grafana"),
+        "nodeSelector": PERMANENT_NODES,
     }
 
 

@@ -41,6 +41,8 @@ _TABLE = [
     Workload("prometheus", 1.0, 2.0, 4096, 8192),
     Workload("alertmanager", 0.05, 0.2, 128, 256, replicas=2),
     Workload("grafana", 0.2, 0.5, 512, 1024),
+    Workload("grafana-sidecar", 0.02, 0.1, 64, 128),  # the dashboard sidecar
+    Workload("admission-webhook-job", 0.02, 0.1, 32, 64, replicas=2),  # install hooks: create, patch
     Workload("prometheus-operator", 0.1, 0.3, 128, 256),
     Workload("config-reloader", 0.05, 0.1, 32, 64, replicas=3),  # sidecars of Prometheus and Alertmanager
     Workload("kube-state-metrics", 0.1, 0.3, 192, 384),
@@ -48,6 +50,7 @@ _TABLE = [
     # logs and traces
     Workload("loki", 0.5, 1.5, 1024, 2048),
     Workload("alloy", 0.1, 0.5, 256, 512, daemonset=True),
+    Workload("alloy-config-reloader", 0.01, 0.05, 32, 64, daemonset=True),
     Workload("tempo", 0.25, 1.0, 1024, 2048),
     Workload("otel-collector", 0.25, 1.0, 512, 1024, replicas=2),
     # exporters, ingress, certificates
@@ -57,6 +60,7 @@ _TABLE = [
     Workload("cert-manager", 0.05, 0.2, 128, 256),
     Workload("cert-manager-webhook", 0.02, 0.1, 64, 128),
     Workload("cert-manager-cainjector", 0.05, 0.2, 128, 256),
+    Workload("cert-manager-startupapicheck", 0.02, 0.1, 32, 64),  # install hook
     Workload("traefik", 0.1, 0.5, 128, 256, replicas=2),
 ]
 PERMANENT_POOL = {w.name: w for w in _TABLE}

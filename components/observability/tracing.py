@@ -27,6 +27,8 @@ from components.topology import (
     OTLP_GRPC_PORT,
     OTLP_HTTP_PORT,
     PERMANENT_NODES,
+    PLATFORM_CRITICAL_CLASS,
+    PLATFORM_STANDARD_CLASS,
     PROMETHEUS_URL,
     TELEMETRY_S3_SECRET,
     TEMPO_OTLP_GRPC,
@@ -56,32 +58,89 @@ def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) 
             "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
             "reportingEnabled": False,
             "resources": sizing.resources("tempo"),
+            "securityContext": {
+                "readOnlyRootFilesystem": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            # Service graph and span metrics from the traces, written to Prometheus: what
+            # Grafana's service map (the Tempo data source's serviceMap) reads.
+            "metricsGenerator": {"enabled": True, "remoteWriteUrl": f"{PROMETHEUS_URL}/api/v1/write"},
+            "overrides": {"defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}},
         },
         "persistence": {"enabled": True, "size": "10Gi", "storageClassName": obs.storage_class},
         "nodeSelector": PERMANENT_NODES,
+        "priorityClassName": PLATFORM_STANDARD_CLASS,
+        # Tempo's own metrics (received, discarded and refused spans, S3 errors) to Prometheus.
+        "serviceMonitor": {"enabled": True},
     }
 
 
 def collector_values(load_balancer_id: str) -> dict:
-    pipeline = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"]}
+    # memory_limiter first (it must refuse data before anything else spends memory on it),
+    # batch last.  The chart's kubernetesAttributes preset would put its processor first, so
+    # the processor and its read-only RBAC are declared here instead.
+    pipeline = {"receivers": ["otlp"], "processors": ["memory_limiter", "k8sattributes", "batch"]}
     return {
         "mode": "deployment",
         "fullnameOverride": OTEL_COLLECTOR_SERVICE,
         "image": pins.image("opentelemetry-collector").as_values(),
         "replicaCount": sizing.PERMANENT_POOL["otel-collector"].replicas,
-        "presets": {"kubernetesAttributes": {"enabled": True}},
+        "priorityClassName": PLATFORM_CRITICAL_CLASS,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,  # the contrib image's user
+            "runAsGroup": 10001,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "clusterRole": {
+            "create": True,
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        # OTLP only: no Jaeger or Zipkin ports on the load balancer; the metrics port for the
+        # ServiceMonitor (the collector's own otelcol_* metrics).
+        "ports": {
+            "jaeger-compact": {"enabled": False},
+            "jaeger-thrift": {"enabled": False},
+            "jaeger-grpc": {"enabled": False},
+            "zipkin": {"enabled": False},
+            "metrics": {"enabled": True},
+        },
         "config": {
             "receivers": {
+                "jaeger": None,
+                "zipkin": None,
+                "prometheus": None,
                 "otlp": {
                     "protocols": {
                         "grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC_PORT}"},
                         "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP_PORT}"},
                     }
-                }
+                },
             },
             "processors": {
                 "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
-                "batch": {"send_batch_size": 8192, "timeout": "2s"},
+                "k8sattributes": {
+                    "passthrough": False,
+                    "extract": {
+                        "metadata": [
+                            "k8s.namespace.name",
+                            "k8s.pod.name",
+                            "k8s.deployment.name",
+                            "k8s.node.name",
+                            "k8s.container.name",
+                        ]
+                    },
+                    "pod_association": [{"sources": [{"from": "connection"}]}],
+                },
+                # A bounded batch: a burst is split, never sent as one oversized request that
+                # Prometheus, Tempo or Loki would refuse.
+                "batch": {"send_batch_size": 8192, "send_batch_max_size": 10000, "timeout": "2s"},
             },
             "exporters": {
                 "otlp/tempo": {"endpoint": TEMPO_OTLP_GRPC, "tls": {"insecure": True}},
