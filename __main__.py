@@ -16,6 +16,7 @@ from components.observability.exporters import Exporters, ExportersArgs
 from components.observability.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
 from components.observability.logs import Logs, LogsArgs
 from components.observability.monitoring import Monitoring, MonitoringArgs
+from components.observability.network_policies import NetworkPolicies
 from components.observability.tracing import Tracing, TracingArgs
 from components.outputs import export_all
 from components.scaleway import cost
@@ -110,7 +111,14 @@ alerting = Alerting(
     ),
 )
 
-# 4. Observability: metrics, logs, traces, exporters, then Grafana's own objects.
+# 4. Observability: who may talk to whom, metrics, logs, traces, exporters, then Grafana's objects.
+network_policies = NetworkPolicies(
+    "network-policies",
+    namespace=basics.monitoring_namespace,
+    private_subnet=config.network.private_subnet,
+    workload_namespaces=config.workload_namespaces,
+    provider=cluster.provider,
+)
 grafana_admin = GrafanaAdmin("grafana-admin")
 monitoring = Monitoring(
     "monitoring",

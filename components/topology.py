@@ -69,6 +69,10 @@ GRAFANA_ADMIN_SECRET: Final = "grafana-admin"
 TELEMETRY_S3_SECRET: Final = "telemetry-s3"  # S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY for Loki and Tempo
 POSTGRES_EXPORTER_SECRET: Final = "postgres-exporter"
 
+# Grafana's data source for the in-cluster Alertmanager: notification links open Grafana's
+# alerting UI on it (behind Grafana's login) to silence or inspect.
+ALERTMANAGER_DATASOURCE_UID: Final = "alertmanager"
+
 # ---- labels and scrape jobs --------------------------------------------------------------
 # kube-prometheus-stack's ruleSelector matches these labels; every PrometheusRule carries them.
 RULE_SELECTOR_LABELS: Final = {"platform.trading/rules": "trading-platform"}

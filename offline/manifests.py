@@ -32,7 +32,12 @@ class _ManifestLoader(yaml.SafeLoader):
     """Safe loading, plus the YAML 1.1 value scalar ``=`` some CRDs contain."""
 
 
-_ManifestLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+def _value_scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+_ManifestLoader.add_constructor("tag:yaml.org,2002:value", _value_scalar)
 
 
 @dataclass
@@ -157,3 +162,15 @@ def releases(result: RenderResult) -> list[Release]:
 def dump(release: Release) -> str:
     header = f"# Helm release {release.name} ({release.chart} {release.version}) in {release.namespace}\n"
     return header + "".join("---\n" + yaml.safe_dump(o, sort_keys=False, width=120) for o in release.objects)
+
+
+def declared_objects(result: RenderResult) -> list[dict[str, Any]]:
+    """The Kubernetes objects the program declares itself (not through Helm), as manifests."""
+    objects = []
+    for r in result.resources:
+        if not r.type.startswith("kubernetes:") or r.type in (HELM_RELEASE, "pulumi:providers:kubernetes"):
+            continue
+        manifest = unwrap(r.inputs)
+        if "apiVersion" in manifest and "kind" in manifest:
+            objects.append(manifest)
+    return objects

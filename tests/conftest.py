@@ -124,3 +124,19 @@ def postgres():
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def deployed(renders, reference):
+    """Per stack: every object Kubernetes would receive, Helm-rendered from the pinned charts
+    (../shared/charts) plus the objects the program declares itself, tagged with their source."""
+    from offline import manifests
+
+    if not manifests.CHARTS_DIR.is_dir():
+        pytest.fail(f"no local chart repository at {manifests.CHARTS_DIR}")
+    found = {}
+    for stack, result in renders.items():
+        objects = [(release.name, o) for release in manifests.releases(result) for o in release.objects]
+        objects += [("pulumi", o) for o in manifests.declared_objects(result)]
+        found[stack] = objects
+    return found

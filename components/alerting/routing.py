@@ -25,14 +25,18 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from components.config import AlertingConfig
+from components.topology import ALERTMANAGER_DATASOURCE_UID
 
 SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
     "{{ .Annotations.description }}\n"
     "SLA: {{ .Annotations.sla }} | Runbook: {{ .Annotations.runbook_url }}\n"
     "{{ end }}"
-    "Acknowledge (silence this group): {{ .ExternalURL }}/#/silences/new?filter="
-    "%7Balertname%3D%22{{ .CommonLabels.alertname }}%22%7D"
+    # ExternalURL is Grafana's alerting UI (https://<grafana>/alerting): the silence form of
+    # the Alertmanager data source, pre-filled with this group's labels, behind Grafana's login.
+    "Silence: {{ .ExternalURL }}/silence/new?alertmanager=" + ALERTMANAGER_DATASOURCE_UID + "&matcher=alertname%3D"
+    "{{ .CommonLabels.alertname }}{{ if .CommonLabels.namespace }}&matcher=namespace%3D"
+    "{{ .CommonLabels.namespace }}{{ end }}"
 )
 SLACK_TITLE = (
     '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '

@@ -193,7 +193,11 @@ KEYS: tuple[Key, ...] = (
         "Tempo trace retention (compactor block retention) and the trace bucket's lifecycle expiry.",
     ),
     _k(
-        "storageClass", "string", "sbs-default", "StorageClass of every persistent volume (Scaleway Block Storage CSI)."
+        "storageClass",
+        "string",
+        "sbs-default-retain",
+        "StorageClass of every persistent volume (Scaleway Block Storage CSI). Kapsule's `-retain` classes keep "
+        "the disk when its claim is deleted; required in protected stacks.",
     ),
     _k(
         "externalProbes",

@@ -192,6 +192,14 @@ def _deployed_network(r: Reader, cfg: StackConfig) -> None:
 
 def _cross_checks(r: Reader, cfg: StackConfig) -> None:
     _deployed_network(r, cfg)
+    storage_class = cfg.observability.storage_class
+    if cfg.protect_stateful and storage_class and not storage_class.endswith("-retain"):
+        r.fail(
+            "storageClass",
+            storage_class,
+            "a retaining class (sbs-default-retain, sbs-15k-retain) in a protected "
+            "stack: the default classes delete the disk with its claim",
+        )
     if cfg.critical_path_hosts and not cfg.ssh_key_ids:
         r.fail("sshKeyIds", [], "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
     if cfg.environment == "prod" and not cfg.protect_stateful and "protectStateful" in r.raw:

@@ -21,6 +21,7 @@ import pulumi_random as random
 import pulumiverse_grafana as grafana
 
 from components.config import AlertingConfig, GrafanaConfig, SecretValue
+from components.topology import ALERTMANAGER_DATASOURCE_UID
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "rules" / "grafana"
 FOLDER_UID = "trading-platform"
@@ -130,6 +131,16 @@ class GrafanaObjects(pulumi.ComponentResource):
                     ]
                 }
             ),
+            opts=child,
+        )
+        # Grafana's alerting UI on the in-cluster Alertmanager: where notification links land.
+        self.alertmanager = grafana.oss.DataSource(
+            f"{name}-alertmanager-datasource",
+            uid=ALERTMANAGER_DATASOURCE_UID,
+            name="Alertmanager",
+            type="alertmanager",
+            url=args.alertmanager_url,
+            json_data_encoded=json.dumps({"implementation": "prometheus", "handleGrafanaManagedAlerts": False}),
             opts=child,
         )
         self.tempo = grafana.oss.DataSource(

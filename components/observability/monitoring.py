@@ -127,6 +127,7 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 "resources": sizing.resources("prometheus"),
                 "nodeSelector": PERMANENT_NODES,
                 "priorityClassName": PLATFORM_CRITICAL_CLASS,
+                "podMetadata": {"labels": {"platform.trading/component": "prometheus"}},  # NetworkPolicies
                 # Two collector replicas remote-write the same hosts' series: a sample may arrive
                 # a little after a newer one from the other replica.
                 "tsdb": {"outOfOrderTimeWindow": "10m"},
@@ -149,6 +150,7 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 "resources": sizing.resources("alertmanager"),
                 "nodeSelector": PERMANENT_NODES,
                 "priorityClassName": PLATFORM_CRITICAL_CLASS,
+                "podMetadata": {"labels": {"platform.trading/component": "alertmanager"}},  # NetworkPolicies
             },
         },
         "grafana": grafana_values(grafana, sc),

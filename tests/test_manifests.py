@@ -1,0 +1,388 @@
+"""What the cluster really runs: assertions on the manifests Helm renders from the pinned charts
+with our values (offline/manifests.py), plus the objects the program declares itself, not on
+the values we pass."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from manifest_model import (
+    containers,
+    cpu_cores,
+    matches,
+    memory_mib,
+    name_of,
+    namespace_of,
+    pods,
+    replicas,
+    services,
+)
+
+from components.observability import sizing
+from conftest import STACKS
+from offline import manifests
+
+PERMANENT = ("platform.trading/pool", "permanent")
+
+
+def kinds(objects, kind):
+    return [o for _, o in objects if o["kind"] == kind]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_builtin_object_is_valid_for_the_deployed_kubernetes(deployed, renders, stack):
+    version = manifests.kubernetes_version_of(renders[stack])
+    crd_kinds = {c["spec"]["names"]["kind"] for c in kinds(deployed[stack], "CustomResourceDefinition")}
+    invalid = []
+    for source, obj in deployed[stack]:
+        if obj["kind"] in crd_kinds:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            invalid.append(f"{source}: {obj['kind']} {name_of(obj)}: {error.message[:200]}")
+    assert not invalid, "\n".join(invalid)
+
+
+def _nullable(schema):
+    """OpenAPI's `nullable: true` as JSON Schema, recursively."""
+    if isinstance(schema, dict):
+        schema = {k: _nullable(v) for k, v in schema.items()}
+        if schema.get("nullable") and "type" in schema:
+            schema["type"] = [schema["type"], "null"]
+        return schema
+    if isinstance(schema, list):
+        return [_nullable(v) for v in schema]
+    return schema
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_custom_resource_is_valid_against_its_crd(deployed, stack):
+    crds = {}
+    for crd in kinds(deployed[stack], "CustomResourceDefinition"):
+        for version in crd["spec"]["versions"]:
+            crds[(f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])] = _nullable(
+                version["schema"]["openAPIV3Schema"]
+            )
+    checked, invalid = 0, []
+    for source, obj in deployed[stack]:
+        schema = crds.get((obj["apiVersion"], obj["kind"]))
+        if schema is None:
+            continue
+        checked += 1
+        for error in jsonschema.Draft7Validator(schema).iter_errors(obj):
+            invalid.append(f"{source}: {obj['kind']} {name_of(obj)}: {error.json_path}: {error.message[:150]}")
+    assert checked >= 10 and not invalid, "\n".join(invalid)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_requests_and_limits_cpu_and_memory(deployed, stack):
+    missing = []
+    for source, obj, pod in pods(deployed[stack]):
+        for c in containers(pod):
+            res = c.get("resources") or {}
+            for part in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in (res.get(part) or {}):
+                        missing.append(f"{source}: {name_of(obj)}/{c['name']} {part}.{resource}")
+    for _, cr in [(s, o) for s, o in deployed[stack] if o["kind"] in ("Prometheus", "Alertmanager")]:
+        res = cr["spec"].get("resources") or {}
+        assert all(r in (res.get(p) or {}) for p in ("requests", "limits") for r in ("cpu", "memory")), name_of(cr)
+    assert not missing, "\n".join(missing)
+
+
+def _reloader_requests(objects) -> tuple[float, float]:
+    """The config-reloader sidecar the operator adds to Prometheus and Alertmanager pods."""
+    [operator] = [
+        o
+        for _, o in objects
+        if o["kind"] == "Deployment" and "operator" in name_of(o) and "prometheus" in str(o["metadata"].get("labels"))
+    ]
+    args = dict(
+        a.lstrip("-").split("=", 1) for a in operator["spec"]["template"]["spec"]["containers"][0]["args"] if "=" in a
+    )
+    return cpu_cores(args["config-reloader-cpu-request"]), memory_mib(args["config-reloader-memory-request"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_capacity_check_counts_exactly_what_is_deployed_on_the_permanent_node(deployed, renders, stack):
+    cpu = memory = 0.0
+    for _, obj, pod in pods(deployed[stack]):
+        spec = pod["spec"]
+        on_permanent = matches(dict([PERMANENT]), spec.get("nodeSelector"))
+        assert on_permanent or obj["kind"] == "DaemonSet", f"{name_of(obj)} may land on any node"
+        requests = [c["resources"]["requests"] for c in containers(pod)]
+        cpu += replicas(obj) * sum(cpu_cores(r["cpu"]) for r in requests)
+        memory += replicas(obj) * sum(memory_mib(r["memory"]) for r in requests)
+    reloader_cpu, reloader_memory = _reloader_requests(deployed[stack])
+    for cr in kinds(deployed[stack], "Prometheus") + kinds(deployed[stack], "Alertmanager"):
+        count = int(cr["spec"].get("replicas", 1))
+        cpu += count * (cpu_cores(cr["spec"]["resources"]["requests"]["cpu"]) + reloader_cpu)
+        memory += count * (memory_mib(cr["spec"]["resources"]["requests"]["memory"]) + reloader_memory)
+    config = renders[stack].config
+    node = config.node_allocatable[config.permanent_pool.node_type]
+    usage = sizing.permanent_pool_usage(config.permanent_pool.size, node.cpu, node.memory_gib)
+    assert usage.cpu_requested == pytest.approx(cpu, abs=1e-6)
+    assert usage.memory_requested_mib == pytest.approx(memory, abs=1e-6)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_pod_has_the_priority_its_role_needs(deployed, stack):
+    declared = {name_of(p): p["value"] for p in kinds(deployed[stack], "PriorityClass")}
+    high = declared["high-priority"]
+    for cr in kinds(deployed[stack], "Prometheus") + kinds(deployed[stack], "Alertmanager"):
+        assert declared[cr["spec"]["priorityClassName"]] > high, f"{name_of(cr)} can be preempted by high-priority"
+    for source, obj, pod in pods(deployed[stack]):
+        priority_class = pod["spec"].get("priorityClassName")
+        if obj["kind"] == "DaemonSet":
+            assert priority_class == "system-node-critical", f"{source}: {name_of(obj)} is a node agent"
+        else:
+            assert priority_class in declared, f"{source}: {name_of(obj)} has priority class {priority_class!r}"
+
+
+# Containers whose image cannot run with a read-only root filesystem, and why.
+WRITABLE_ROOT = {
+    ("kube-prometheus-stack-grafana", "grafana"): "Grafana writes plugin and session files outside its volume",
+    ("kube-prometheus-stack-grafana", "grafana-sc-dashboard"): "the sidecar writes dashboards to a shared path",
+}
+
+
+def _effective(container: dict, pod: dict, key: str):
+    return (container.get("securityContext") or {}).get(key, (pod["spec"].get("securityContext") or {}).get(key))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pods_run_as_non_root_with_read_only_root_filesystems(deployed, stack):
+    problems = []
+    for source, obj, pod in pods(deployed[stack]):
+        for c in containers(pod):
+            non_root = _effective(c, pod, "runAsNonRoot") is True or _effective(c, pod, "runAsUser") not in (None, 0)
+            if not non_root:
+                problems.append(f"{source}: {name_of(obj)}/{c['name']} may run as root")
+            read_only = (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is True
+            if not read_only and (name_of(obj), c["name"]) not in WRITABLE_ROOT:
+                problems.append(f"{source}: {name_of(obj)}/{c['name']} has a writable root filesystem")
+    assert not problems, "\n".join(problems)
+
+
+# Components that must read Secrets across namespaces, and why; nobody else may.
+READS_SECRETS_CLUSTER_WIDE = {
+    "cert-manager-controller-certificates": "writes each Certificate's key pair into its namespace",
+    "cert-manager-controller-issuers": "reads issuers' credentials",
+    "cert-manager-controller-clusterissuers": "reads ClusterIssuers' account keys",
+    "cert-manager-controller-challenges": "reads solver credentials",
+    "cert-manager-controller-orders": "reads the ACME account key of each order",
+    "cert-manager-cainjector": "injects CA bundles from Secrets",
+    "traefik-traefik": "serves the TLS certificate Secret of every Ingress",
+    "kube-prometheus-stack-operator": "writes Prometheus's and Alertmanager's generated configuration Secrets",
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_service_account_reads_secrets_cluster_wide_unless_it_must(deployed, stack):
+    readers = set()
+    for role in kinds(deployed[stack], "ClusterRole"):
+        for rule in role.get("rules") or []:
+            core = set(rule.get("apiGroups") or []) & {"", "*"}
+            secrets = set(rule.get("resources") or []) & {"secrets", "*"}
+            reads = set(rule.get("verbs") or []) & {"get", "list", "watch", "*"}
+            if core and secrets and reads:
+                readers.add(name_of(role))
+    assert readers == set(READS_SECRETS_CLUSTER_WIDE), (
+        sorted(readers - set(READS_SECRETS_CLUSTER_WIDE)),
+        sorted(set(READS_SECRETS_CLUSTER_WIDE) - readers),
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_container_sets_an_environment_variable_twice(deployed, stack):
+    for source, obj, pod in pods(deployed[stack]):
+        for c in containers(pod):
+            names = [e["name"] for e in c.get("env") or []]
+            assert len(names) == len(set(names)), f"{source}: {name_of(obj)}/{c['name']}: {names}"
+
+
+# Services that exist without being rendered: Kubernetes creates default/kubernetes for the API
+# server (labels component=apiserver, provider=kubernetes; port "https"), and the Prometheus
+# operator maintains the kubelet Service its --kubelet-service argument names (ports
+# https-metrics, http-metrics, cadvisor; labels from the operator's kubelet controller).
+CLUSTER_SERVICES = [
+    {
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
+    },
+    {
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-prometheus-stack-kubelet",
+            "namespace": "kube-system",
+            "labels": {
+                "app.kubernetes.io/name": "kubelet",
+                "k8s-app": "kubelet",
+                "app.kubernetes.io/managed-by": "prometheus-operator",
+            },
+        },
+        "spec": {
+            "ports": [
+                {"name": "https-metrics", "port": 10250},
+                {"name": "http-metrics", "port": 10255},
+                {"name": "cadvisor", "port": 4194},
+            ]
+        },
+    },
+]
+
+
+def _service_targets(objects, namespace: str, selector: dict) -> list[dict]:
+    candidates = services(objects) + CLUSTER_SERVICES
+    return [s for s in candidates if namespace_of(s) == namespace and matches(selector, s["metadata"].get("labels"))]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_service_monitor_selects_a_port_its_service_has(deployed, stack):
+    for source, monitor in [(s, o) for s, o in deployed[stack] if o["kind"] == "ServiceMonitor"]:
+        spec = monitor["spec"]
+        namespaces = (spec.get("namespaceSelector") or {}).get("matchNames") or [namespace_of(monitor)]
+        selected = [
+            s for ns in namespaces for s in _service_targets(deployed[stack], ns, spec["selector"].get("matchLabels"))
+        ]
+        assert selected, f"{source}: ServiceMonitor {name_of(monitor)} selects no Service in {namespaces}: {spec}"
+        for endpoint in spec["endpoints"]:
+            if "port" in endpoint:  # a port of the Service, by name
+                names = {p.get("name") for s in selected for p in s["spec"]["ports"]}
+                assert endpoint["port"] in names, f"{source}: {name_of(monitor)} scrapes {endpoint['port']!r}; {names}"
+            else:  # targetPort: a container port of the pods behind the Service
+                behind = {
+                    (p.get("name"), p["containerPort"])
+                    for s in selected
+                    for _, workload, pod in pods(deployed[stack])
+                    if namespace_of(s) == namespace_of(workload)
+                    and matches(s["spec"].get("selector"), pod["metadata"].get("labels"))
+                    for c in containers(pod)
+                    for p in c.get("ports") or []
+                }
+                wanted = endpoint["targetPort"]
+                assert any(wanted in pair for pair in behind), f"{source}: {name_of(monitor)} scrapes {wanted!r}"
+
+
+@pytest.mark.parametrize("component", ["loki", "tempo", "otel-collector", "alloy"])
+def test_the_telemetry_pipeline_is_itself_scraped(deployed, component):
+    sources = {s for s, o in deployed["prod"] if o["kind"] == "ServiceMonitor"}
+    assert component in sources
+
+
+def _config_map(objects, source: str) -> dict:
+    [config] = [o for s, o in objects if s == source and o["kind"] == "ConfigMap"]
+    return config["data"]
+
+
+def in_cluster_urls(stack_objects, result) -> list[tuple[str, str]]:
+    """(where, URL) of every in-cluster address a generated configuration points at."""
+    found = []
+    collector = yaml.safe_load(_config_map(stack_objects, "otel-collector")["relay"])
+    for exporter, settings in collector["exporters"].items():
+        if "endpoint" in settings:
+            endpoint = settings["endpoint"]
+            found.append((f"collector exporter {exporter}", endpoint if "://" in endpoint else f"grpc://{endpoint}"))
+    alloy = _config_map(stack_objects, "alloy")["config.alloy"]
+    found += [("alloy loki.write", url) for url in re.findall(r'url\s*=\s*"([^"]+)"', alloy)]
+    tempo = yaml.safe_load(_config_map(stack_objects, "tempo")["tempo.yaml"])
+    found += [("tempo metrics generator", w["url"]) for w in tempo["metrics_generator"]["storage"]["remote_write"]]
+    for source in result.of_type("grafana:oss/dataSource:DataSource"):
+        if source.inputs["type"] != "grafana-postgresql-datasource":
+            found.append((f"grafana data source {source.inputs['name']}", source.inputs["url"]))
+    for output in (
+        "prometheus_url",
+        "alertmanager_url",
+        "loki_push_url",
+        "tempo_query_url",
+        "otlp_grpc_endpoint",
+        "otlp_http_endpoint",
+    ):
+        found.append((f"output {output}", result.outputs[output]))
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_in_cluster_url_reaches_a_rendered_service_and_port(deployed, renders, stack):
+    urls = in_cluster_urls(deployed[stack], renders[stack])
+    assert len(urls) >= 12
+    for where, url in urls:
+        parsed = urlparse(url)
+        service, namespace, svc = (parsed.hostname or "").split(".")[:3]
+        assert svc == "svc", f"{where}: {url} is not an in-cluster Service address"
+        matching = [s for s in services(deployed[stack]) if name_of(s) == service and namespace_of(s) == namespace]
+        assert matching, f"{where}: no Service {namespace}/{service} is rendered ({url})"
+        ports = {p["port"] for s in matching for p in s["spec"]["ports"]}
+        assert parsed.port in ports, f"{where}: Service {namespace}/{service} has ports {ports}, not {parsed.port}"
+
+
+def test_notification_links_open_grafanas_alerting_ui_on_the_alertmanager(deployed, prod):
+    [alertmanager] = kinds(deployed["prod"], "Alertmanager")
+    external = urlparse(alertmanager["spec"]["externalUrl"])
+    [ingress] = [i for i in kinds(deployed["prod"], "Ingress") if "grafana" in name_of(i)]
+    [rule] = ingress["spec"]["rules"]
+    assert external.scheme == "https" and external.hostname == rule["host"]
+    [path] = rule["http"]["paths"]
+    assert external.path.startswith(path["path"]) and "grafana" in path["backend"]["service"]["name"]
+    assert external.path == "/alerting"  # Grafana's own alerting UI, served behind its login
+    assert alertmanager["spec"]["routePrefix"] == "/"  # Alertmanager itself still serves at /
+    [datasource] = [d for d in prod.of_type("grafana:oss/dataSource:DataSource") if d.inputs["type"] == "alertmanager"]
+    from components.alerting import routing
+
+    assert f"/silence/new?alertmanager={datasource.inputs['uid']}&" in routing.SLACK_TEXT
+    assert "{{ .ExternalURL }}/silence/new" in routing.SLACK_TEXT
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_volumes_use_the_configured_class_and_protected_stacks_retain_their_disks(deployed, renders, stack):
+    config = renders[stack].config
+    classes = [p["spec"]["storageClassName"] for p in kinds(deployed[stack], "PersistentVolumeClaim")]
+    for _, obj in deployed[stack]:
+        if obj["kind"] == "StatefulSet":
+            classes += [t["spec"]["storageClassName"] for t in obj["spec"].get("volumeClaimTemplates") or []]
+        if obj["kind"] in ("Prometheus", "Alertmanager"):
+            classes.append(obj["spec"]["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"])
+    assert len(classes) >= 5  # Prometheus, Alertmanager, Grafana, Loki, Tempo
+    assert set(classes) == {config.observability.storage_class}
+    if config.protect_stateful:
+        assert config.observability.storage_class.endswith("-retain")
+
+
+def test_the_collector_limits_memory_first_and_sends_bounded_batches(deployed):
+    relay = yaml.safe_load(_config_map(deployed["prod"], "otel-collector")["relay"])
+    for name, pipeline in relay["service"]["pipelines"].items():
+        assert pipeline["processors"][0] == "memory_limiter", name
+        assert pipeline["processors"][-1] == "batch", name
+    batch = relay["processors"]["batch"]
+    assert 0 < batch["send_batch_size"] <= batch["send_batch_max_size"]
+    [prometheus] = kinds(deployed["prod"], "Prometheus")
+    # Two collector replicas write the same series: Prometheus must accept slightly late samples.
+    assert prometheus["spec"]["tsdb"]["outOfOrderTimeWindow"]
+    [collector] = [o for s, o in deployed["prod"] if s == "otel-collector" and o["kind"] == "Deployment"]
+    assert collector["spec"]["replicas"] == 2
+
+
+def test_exemplar_links_and_the_service_map_have_data_behind_them(deployed, prod):
+    [prometheus] = kinds(deployed["prod"], "Prometheus")
+    assert "exemplar-storage" in prometheus["spec"]["enableFeatures"]
+    tempo = yaml.safe_load(_config_map(deployed["prod"], "tempo")["tempo.yaml"])
+    assert set(tempo["overrides"]["defaults"]["metrics_generator"]["processors"]) == {"service-graphs", "span-metrics"}
+    assert prometheus["spec"]["enableRemoteWriteReceiver"] is True
+    sources = {d.inputs["uid"]: d.inputs for d in prod.of_type("grafana:oss/dataSource:DataSource")}
+    import json
+
+    tempo_source = json.loads(sources["tempo"]["jsonDataEncoded"])
+    assert tempo_source["serviceMap"]["datasourceUid"] == "prometheus"
+    prometheus_source = json.loads(sources["prometheus"]["jsonDataEncoded"])
+    assert prometheus_source["exemplarTraceIdDestinations"][0]["datasourceUid"] == "tempo"
