@@ -100,7 +100,7 @@ def _chart_archive(name: str, version: str) -> bytes:
     return path.read_bytes()
 
 
-def _render(release: Release, kubernetes_version: str, api_versions: Iterable[str]) -> list[dict[str, Any]]:
+def render_objects(release: Release, kubernetes_version: str, api_versions: Iterable[str]) -> list[dict[str, Any]]:
     import helm_python
     from helm_python import _native
 
@@ -153,9 +153,9 @@ def releases(result: RenderResult) -> list[Release]:
     kubernetes = kubernetes_version_of(result)
     served = set(builtin_api_versions(kubernetes))
     for release in found:  # first pass: which CRDs exist once everything is installed
-        served |= crd_api_versions(_render(release, kubernetes, served))
+        served |= crd_api_versions(render_objects(release, kubernetes, served))
     for release in found:
-        release.objects = _render(release, kubernetes, served)
+        release.objects = render_objects(release, kubernetes, served)
     return found
 
 

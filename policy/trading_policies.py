@@ -73,7 +73,8 @@ def _requests_and_limits(args: ResourceValidationArgs, report: ReportViolation) 
         blocks = [
             (p, v)
             for p, v in walk(args.props.get("values") or {})
-            if p and p[-1] == "resources" and "volumeClaimTemplate" not in p
+            # resource requirements are objects; RBAC rules' `resources` are lists of kinds
+            if p and p[-1] == "resources" and "volumeClaimTemplate" not in p and not isinstance(v, list)
         ]
         if not blocks:
             report(f"Helm release '{args.props.get('name')}' sets no CPU/memory requests and limits.", None)

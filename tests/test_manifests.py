@@ -386,3 +386,24 @@ def test_exemplar_links_and_the_service_map_have_data_behind_them(deployed, prod
     assert tempo_source["serviceMap"]["datasourceUid"] == "prometheus"
     prometheus_source = json.loads(sources["prometheus"]["jsonDataEncoded"])
     assert prometheus_source["exemplarTraceIdDestinations"][0]["datasourceUid"] == "tempo"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_agents_run_on_every_node_tainted_pools_included(deployed, renders, stack):
+    taints = [
+        {"key": t["key"], "effect": t["effect"]}
+        for pool in renders[stack].of_type("scaleway:kubernetes/pool:Pool")
+        for t in pool.inputs.get("taints") or []
+    ]
+    assert taints, "the compute pool is tainted"
+    for _, agent in [(s, o) for s, o in deployed[stack] if o["kind"] == "DaemonSet"]:
+        tolerations = agent["spec"]["template"]["spec"].get("tolerations") or []
+        for taint in taints:
+            assert any(t.get("key") == taint["key"] and t.get("operator") == "Exists" for t in tolerations), (
+                f"{name_of(agent)} does not tolerate {taint['key']}"
+            )
+
+
+def test_loki_runs_as_one_single_binary_statefulset(deployed):
+    loki = [o for s, o in deployed["prod"] if s == "loki" and o["kind"] in ("StatefulSet", "Deployment")]
+    assert [(o["kind"], name_of(o), o["spec"]["replicas"]) for o in loki] == [("StatefulSet", "loki", 1)]

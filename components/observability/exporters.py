@@ -80,7 +80,7 @@ def blackbox_values(obs: ObservabilityConfig) -> dict:
 def cert_manager_values() -> dict:
     return {
         "crds": {"enabled": True},
-        "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
+        "prometheus": {"servicemonitor": {"enabled": True}},
         "global": {"priorityClassName": PLATFORM_STANDARD_CLASS},
         "resources": sizing.resources("cert-manager"),
         "nodeSelector": PERMANENT_NODES,

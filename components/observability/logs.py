@@ -40,7 +40,6 @@ from components.topology import (
 
 def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
     return {
-        "deploymentMode": "Monolithic",
         "loki": {
             "auth_enabled": False,
             "commonConfig": {"replication_factor": 1},
@@ -89,7 +88,6 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
             },
         },
         "singleBinary": {
-            "replicas": 1,
             "extraArgs": ["-config.expand-env=true"],
             "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
             "persistence": {"enabled": True, "size": "10Gi", "storageClass": obs.storage_class},
@@ -102,9 +100,6 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
         # No Loki ruler rules are shipped as ConfigMaps: no sidecar watching ConfigMaps and
         # Secrets cluster-wide.
         "sidecar": {"rules": {"enabled": False}},
-        "read": {"replicas": 0},
-        "write": {"replicas": 0},
-        "backend": {"replicas": 0},
         "gateway": {"enabled": False},
         # The memcached caches default to gigabytes of memory: a single binary does without.
         "chunksCache": {"enabled": False},
@@ -180,7 +175,6 @@ def alloy_values() -> dict:
         },
         "configReloader": {"resources": sizing.resources("alloy-config-reloader")},
         "controller": {
-            "type": "daemonset",
             "tolerations": EVERY_NODE_TOLERATIONS,
             "priorityClassName": NODE_AGENT_CLASS,
             # Alloy's storage path (/tmp/alloy) on a scratch volume: the root filesystem stays read-only.

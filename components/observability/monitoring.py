@@ -77,23 +77,13 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
     sc = obs.storage_class
     return {
         "crds": {"enabled": False},
-        "defaultRules": {
-            "create": True,
-            "labels": RULE_SELECTOR_LABELS,
-            "rules": {
-                "etcd": False,
-                "kubeControllerManager": False,
-                "kubeSchedulerAlerting": False,
-                "kubeSchedulerRecording": False,
-                "kubeProxy": False,
-                "windows": False,
-            },
-        },
+        # The chart's default rules carry our rule label (so Prometheus selects them); the
+        # rules of what Kapsule manages go with their targets below.
+        "defaultRules": {"labels": RULE_SELECTOR_LABELS},
         "kubeControllerManager": {"enabled": False},
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
         "kubeProxy": {"enabled": False},
-        "windowsMonitoring": {"enabled": False},
         "prometheusOperator": {
             "resources": sizing.resources("prometheus-operator"),
             "nodeSelector": PERMANENT_NODES,
@@ -185,7 +175,6 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
 
 def grafana_values(grafana: GrafanaConfig, storage_class: str) -> dict:
     return {
-        "defaultDashboardsEnabled": True,
         "priorityClassName": PLATFORM_STANDARD_CLASS,
         # Data sources are declared with pulumiverse_grafana (grafana.py): no data-source
         # sidecar.  The dashboard sidecar reads ConfigMaps of its own namespace only, so it

@@ -36,6 +36,8 @@ from components.topology import (
     TEMPO_URL,
 )
 
+COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
+
 
 def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -> dict:
     return {
@@ -68,7 +70,7 @@ def tempo_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) 
             "metricsGenerator": {"enabled": True, "remoteWriteUrl": f"{PROMETHEUS_URL}/api/v1/write"},
             "overrides": {"defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}},
         },
-        "persistence": {"enabled": True, "size": "10Gi", "storageClassName": obs.storage_class},
+        "persistence": {"enabled": True, "storageClassName": obs.storage_class},  # the chart's 10Gi
         "nodeSelector": PERMANENT_NODES,
         "priorityClassName": PLATFORM_STANDARD_CLASS,
         # Tempo's own metrics (received, discarded and refused spans, S3 errors) to Prometheus.
@@ -84,7 +86,9 @@ def collector_values(load_balancer_id: str) -> dict:
     return {
         "mode": "deployment",
         "fullnameOverride": OTEL_COLLECTOR_SERVICE,
-        "image": pins.image("opentelemetry-collector").as_values(),
+        # contrib: the core image has neither k8sattributes nor prometheusremotewrite; the tag is
+        # the chart's appVersion (pins.yaml pins the chart).
+        "image": {"repository": COLLECTOR_IMAGE},
         "replicaCount": sizing.PERMANENT_POOL["otel-collector"].replicas,
         "priorityClassName": PLATFORM_CRITICAL_CLASS,
         "securityContext": {
@@ -112,17 +116,6 @@ def collector_values(load_balancer_id: str) -> dict:
             "metrics": {"enabled": True},
         },
         "config": {
-            "receivers": {
-                "jaeger": None,
-                "zipkin": None,
-                "prometheus": None,
-                "otlp": {
-                    "protocols": {
-                        "grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC_PORT}"},
-                        "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP_PORT}"},
-                    }
-                },
-            },
             "processors": {
                 "memory_limiter": {"check_interval": "1s", "limit_percentage": 80, "spike_limit_percentage": 25},
                 "k8sattributes": {
