@@ -98,5 +98,9 @@ def memory_mib(quantity: str | int) -> float:
     return float(match.group(1)) * (_MEMORY[unit] if unit else 1 / 1024**2)
 
 
+def kinds(objects: list[tuple[str, Obj]], kind: str) -> list[Obj]:
+    return [o for _, o in objects if o["kind"] == kind]
+
+
 def services(objects: list[tuple[str, Obj]]) -> list[Obj]:
     return [o for _, o in objects if o["kind"] == "Service"]

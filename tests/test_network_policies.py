@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import pytest
+
 from manifest_model import containers, name_of, namespace_of, pods, selector_matches
 
 

@@ -243,7 +243,12 @@ def reference_metrics(reference: Path) -> set[str]:
     for path in (reference / "metrics").glob("*.txt"):
         for line in path.read_text().splitlines():
             if line and not line.startswith("#"):
-                names.add(line.split("\t")[0].strip())
+                columns = line.split("\t")
+                names.add(columns[0].strip())
+                # The collector's own telemetry is documented in OTel form; scraped, a monotonic
+                # Sum gets the _total suffix (the file's own note).
+                if path.name == "otelcol.txt" and len(columns) > 3 and columns[1] == "Sum" and columns[3] == "true":
+                    names.add(columns[0].strip() + "_total")
     return names
 
 

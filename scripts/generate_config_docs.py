@@ -1,9 +1,10 @@
-"""Rewrite the config section of Pulumi.yaml from components/config/schema.py.
+"""Rewrite Pulumi.yaml's config section and the README's configuration table from
+components/config/schema.py.
 
-    venv/bin/python scripts/generate_pulumi_yaml.py
+    venv/bin/python scripts/generate_config_docs.py
 
-The header above ``# Generated from`` is kept; tests/test_code_layout.py fails when
-Pulumi.yaml and the schema disagree, so run this after changing a key.
+Pulumi.yaml's header above ``# Generated from`` is kept; tests/test_code_layout.py fails when
+either file and the schema disagree, so run this after changing a key.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> None:
     head = path.read_text().split("# Generated from")[0].rstrip("\n")
     lines = [
         head,
-        "# Generated from components/config/schema.py by scripts/generate_pulumi_yaml.py (a test compares them).",
+        "# Generated from components/config/schema.py by scripts/generate_config_docs.py (a test compares them).",
         "# Object-valued keys (Pulumi's project config types cannot describe objects), set per stack:",
     ]
     for key in schema.KEYS:
@@ -40,6 +41,11 @@ def main() -> None:
     lines.append("config:")
     lines += ["  " + line for line in text.splitlines()]
     path.write_text("\n".join(lines) + "\n")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start = text.index("| key | type | default | meaning |")
+    end = text.index("\n\n", start)
+    readme.write_text(text[:start] + schema.markdown_table() + text[end:])
 
 
 if __name__ == "__main__":
