@@ -225,3 +225,15 @@ def test_the_pipeline_down_alert_matches_the_jobs_the_monitors_produce(deployed)
                     if endpoint.get("port") in ports or "targetPort" in endpoint:
                         jobs.add(prometheus_job(monitor, service, endpoint))
         assert jobs and all(re.fullmatch(pattern, job) for job in jobs), (source, jobs, pattern)
+
+
+def test_the_collectors_load_balancer_service_is_bound_and_externally_managed(deployed, prod):
+    """Scaleway's CCM deletes a load balancer it believes it owns with its Service: the rendered
+    Service must name the Pulumi-created one and say it is managed elsewhere."""
+    [lb] = prod.of_type("scaleway:loadbalancers/loadBalancer:LoadBalancer")
+    [service] = [o for s, o in deployed["prod"] if s == "otel-collector" and o["kind"] == "Service"]
+    annotations = service["metadata"]["annotations"]
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert annotations["service.beta.kubernetes.io/scw-loadbalancer-id"] == f"{lb.name}-id"
+    assert annotations["service.beta.kubernetes.io/scw-loadbalancer-externally-managed"] == "true"
+    assert {p["port"] for p in service["spec"]["ports"]} == {4317, 4318, 8888}
