@@ -54,6 +54,55 @@ def _as_config_string(value: Any) -> str:
     return str(value)
 
 
+class StackFileUnreadable(Exception):
+    """A stack file that Pulumi itself would refuse to read: the message says where and why."""
+
+
+class _StackLoader(yaml.SafeLoader):
+    """YAML as Pulumi reads a stack file: a date stays the string it is written as, and a key
+    written twice is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise StackFileUnreadable(
+                    f"line {key_node.start_mark.line + 1}: key {key!r} is set twice (first on line {seen[key]})"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+_StackLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_stack_yaml(path: Path) -> dict[str, Any]:
+    """A Pulumi stack (or project) file as a mapping; StackFileUnreadable says what is wrong."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StackFileUnreadable(f"{path.name} is not UTF-8 text (byte {error.start})") from None
+    try:
+        document = yaml.load(text, Loader=_StackLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise StackFileUnreadable(f"{path.name} is not valid YAML: {error}") from None
+    except StackFileUnreadable as error:
+        raise StackFileUnreadable(f"{path.name}: {error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackFileUnreadable(
+            f"{path.name} must be a mapping with a `config:` key, not a {type(document).__name__}"
+        )
+    if not isinstance(document.get("config") or {}, dict):
+        raise StackFileUnreadable(f"{path.name}: `config:` must be a mapping of keys to values")
+    return document
+
+
 @dataclass
 class StackFile:
     stack: str
@@ -66,11 +115,11 @@ def read_stack_file(stack: str, overrides: dict[str, Any] | None = None) -> Stac
     """Merge Pulumi.yaml defaults with Pulumi.<stack>.yaml, as ``pulumi config`` would."""
     from components.config import PROJECT, SECRET_KEYS
 
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project = load_stack_yaml(ROOT / "Pulumi.yaml")
     path = ROOT / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}; stacks here: {', '.join(stack_names())}")
-    stack_doc = yaml.safe_load(path.read_text()) or {}
+    stack_doc = load_stack_yaml(path)
     values: dict[str, str] = {}
     secret_keys: set[str] = set()
     for key, spec in (project.get("config") or {}).items():

@@ -137,8 +137,8 @@ def render(stack: str) -> int:
     except FileNotFoundError as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2
-    except yaml.YAMLError as broken:
-        print(f"error: Pulumi.{stack}.yaml is not valid YAML: {broken}", file=sys.stderr)
+    except offline.StackFileUnreadable as broken:
+        print(f"error: {broken}", file=sys.stderr)
         return 2
     except InvalidConfig as problems:
         print(problems.report(), file=sys.stderr)

@@ -138,7 +138,7 @@ BAD_INPUTS = [
     ("misspelt key", {"computePoolMaxSzie": "3"}, "computePoolMaxSzie", "did you mean computePoolMaxSize?"),
     ("workload namespace", {"workloadNamespaces": ["ml", "Risk_Service"]}, "workloadNamespaces[1]", "DNS label"),
     ("environment", {"environment": "production"}, "environment", "dev, staging, prod"),
-    ("prod unprotected", {"protectStateful": "false"}, "protectStateful", "true in prod"),
+    ("prod unprotected", {"protectStateful": "false"}, "protectStateful", "which is protected by name"),
     ("secret missing", {"slackWebhookUrl": None}, "slackWebhookUrl", "pulumi config set --secret slackWebhookUrl"),
 ]
 

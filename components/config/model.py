@@ -206,7 +206,7 @@ class StackConfig:
 
 def parse_cpu_list(text: str) -> tuple[int, ...]:
     """``"2-7,10"`` -> ``(2, 3, 4, 5, 6, 7, 10)``; raises ValueError."""
-    if not _CPU_LIST.match(text):
+    if not _CPU_LIST.fullmatch(text):
         raise ValueError(text)
     cores: set[int] = set()
     for part in text.split(","):
@@ -246,11 +246,11 @@ def retention_hours(duration: str) -> str:
 
 
 def is_size(text: str) -> bool:
-    return bool(_SIZE.match(text))
+    return bool(_SIZE.fullmatch(text))
 
 
 def size_in_bytes(text: str) -> int:
-    m = _SIZE.match(text)
+    m = _SIZE.fullmatch(text)
     if not m:
         raise ValueError(text)
     return int(m.group(1)) * _SIZE_FACTORS[m.group(2)]

@@ -53,6 +53,9 @@ class Reader:
 
     def text(self, key: str, check: Callable[[str], bool] = bool, allowed: str = "a non-empty string") -> str:
         value = self.raw.get(key)
+        if isinstance(value, str) and value != value.strip():
+            self.fail(key, value, f"{allowed}, with no leading or trailing spaces or newlines")
+            return ""
         if value is None or not check(value):
             self.fail(key, value, allowed)
             return ""
@@ -99,16 +102,41 @@ class Reader:
 
 
 def is_https_url(value: str) -> bool:
-    return bool(re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$", value))
+    """https, a host, an optional port and path; no braces (they would land inside alert
+    annotation templates), quotes or spaces."""
+    return bool(re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s{}\"'<>\\]*)?", value))
+
+
+def is_positive_duration(value: str) -> bool:
+    """A Prometheus-style duration greater than zero (Loki reads 0h as keep forever)."""
+    return bool(DURATION_RE.fullmatch(value)) and any(int(n) > 0 for n in re.findall(r"[0-9]+", value))
+
+
+def is_dns_name(value: str) -> bool:
+    labels = value.split(".")
+    return (
+        len(value) <= 253
+        and len(labels) >= 2
+        and all(re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", label) for label in labels)
+    )
+
+
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
 def is_name(value: str) -> bool:
-    return bool(NAME_RE.match(value))
+    return bool(NAME_RE.fullmatch(value))
 
 
 def ipv4_network(reader: Reader, key: str, value: Any) -> ipaddress.IPv4Network | None:
+    """An IPv4 network written canonically (what nft, the API and the program write back)."""
+    allowed = "an IPv4 network in canonical CIDR form with no host bits set, e.g. 172.16.0.0/22"
     try:
-        return ipaddress.IPv4Network(str(value), strict=True)
+        network = ipaddress.IPv4Network(str(value), strict=True)
     except ValueError:
-        reader.fail(key, value, "an IPv4 network in CIDR form with no host bits set, e.g. 172.16.0.0/22")
+        reader.fail(key, value, allowed)
         return None
+    if str(network) != value:
+        reader.fail(key, value, f"{allowed} (write {network}: nft rejects netmask and zero-padded forms)")
+        return None
+    return network

@@ -11,14 +11,15 @@ from components.config.model import (
 )
 from components.config.reader import (
     AUTOSCALER_EXPANDERS,
-    DURATION_RE,
     K8S_VERSION_RE,
+    RFC1918,
     ROLES,
     WEEKDAYS,
     ZONES_BY_REGION,
     Reader,
     ipv4_network,
     is_name,
+    is_positive_duration,
 )
 
 
@@ -33,8 +34,8 @@ def network(r: Reader) -> NetworkConfig:
     for key in ("privateSubnet", "podCidr", "serviceCidr"):
         nets[key] = ipv4_network(r, key, r.raw.get(key))
     private = nets["privateSubnet"]
-    if private is not None and not private.is_private:
-        r.fail("privateSubnet", str(private), "a private (RFC 1918) range")
+    if private is not None and not any(private.subnet_of(block) for block in RFC1918):
+        r.fail("privateSubnet", str(private), "a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918)")
     if private is not None and not 20 <= private.prefixlen <= 28:
         r.fail("privateSubnet", str(private), "a prefix length from /20 to /28 (Scaleway private networks)")
     parsed = [(key, net) for key, net in nets.items() if net is not None]
@@ -62,7 +63,7 @@ def cluster(r: Reader) -> ClusterConfig:
     return ClusterConfig(
         kubernetes_version=r.text(
             "kubernetesVersion",
-            lambda v: bool(K8S_VERSION_RE.match(v)),
+            lambda v: bool(K8S_VERSION_RE.fullmatch(v)),
             "a Kapsule Kubernetes version: a minor such as 1.35 or a patch such as 1.35.2",
         ),
         auto_upgrade=r.boolean("autoUpgrade"),
@@ -70,10 +71,10 @@ def cluster(r: Reader) -> ClusterConfig:
         maintenance_start_hour=r.integer("maintenanceStartHour", 0, 23),
         autoscaler=AutoscalerConfig(
             scale_down_delay_after_add=r.text(
-                "autoscalerScaleDownDelayAfterAdd", lambda v: bool(DURATION_RE.match(v)), duration
+                "autoscalerScaleDownDelayAfterAdd", is_positive_duration, f"{duration}, above zero"
             ),
             scale_down_unneeded_time=r.text(
-                "autoscalerScaleDownUnneededTime", lambda v: bool(DURATION_RE.match(v)), duration
+                "autoscalerScaleDownUnneededTime", is_positive_duration, f"{duration}, above zero"
             ),
             expander=r.text(
                 "autoscalerExpander", lambda v: v in AUTOSCALER_EXPANDERS, f"one of {', '.join(AUTOSCALER_EXPANDERS)}"

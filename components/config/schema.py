@@ -48,6 +48,12 @@ KEYS: tuple[Key, ...] = (
         "and set Scaleway's own `protected` flag on bare-metal hosts. Must be true in prod.",
     ),
     _k(
+        "protectedStacks",
+        "array",
+        ["prod"],
+        "Stacks whose stateful and address-bearing resources are protected whatever their file says; prod always is.",
+    ),
+    _k(
         "organizationId",
         "string",
         REQUIRED,

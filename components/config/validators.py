@@ -9,8 +9,10 @@ built (components/preflight.py), so their problems join the same report.
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlparse
 
 from components.config import scaleway_keys, schema
 from components.config.model import (
@@ -27,14 +29,15 @@ from components.config.model import (
 )
 from components.config.reader import (
     BUCKET_SUFFIX_RE,
-    DURATION_RE,
     E164_RE,
     SLACK_CHANNEL_RE,
     UUID_RE,
     Check,
     Reader,
+    is_dns_name,
     is_https_url,
     is_name,
+    is_positive_duration,
 )
 
 
@@ -42,7 +45,7 @@ def _namespaces(r: Reader) -> tuple[str, ...]:
     names = r.structured("workloadNamespaces", list, "a JSON list of Kubernetes namespace names")
     dns_label = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
     for i, ns in enumerate(names):
-        if not isinstance(ns, str) or not dns_label.match(ns):
+        if not isinstance(ns, str) or not dns_label.fullmatch(ns):
             r.fail(f"workloadNamespaces[{i}]", ns, "a DNS label: lowercase letters, digits and '-', at most 63")
         elif ns in ("monitoring", "default") or ns.startswith("kube-"):
             r.fail(f"workloadNamespaces[{i}]", ns, "a workload namespace, not monitoring, default or kube-*")
@@ -52,17 +55,25 @@ def _namespaces(r: Reader) -> tuple[str, ...]:
 
 
 def _observability(r: Reader) -> ObservabilityConfig:
-    duration = "a Prometheus duration such as 10d, 12h or 30m"
-    size = "a size such as 40GiB or 500MB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+    duration = "a Prometheus duration above zero such as 10d, 12h or 30m (0h would mean keep forever to Loki)"
+    size = "a size above zero such as 40GiB or 500MB (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+    # The volume becomes a Kubernetes quantity (40GiB -> 40Gi): binary units only.
+    volume = "a volume size above zero in binary units, such as 50GiB (KiB, MiB, GiB, TiB: Kubernetes quantities)"
     obs = ObservabilityConfig(
-        prometheus_retention=r.text("prometheusRetention", lambda v: bool(DURATION_RE.match(v)), duration),
-        prometheus_retention_size=r.text("prometheusRetentionSize", is_size, size),
-        prometheus_volume_size=r.text("prometheusVolumeSize", is_size, size),
-        loki_retention=r.text("lokiRetention", lambda v: bool(DURATION_RE.match(v)), duration),
-        tempo_retention=r.text("tempoRetention", lambda v: bool(DURATION_RE.match(v)), duration),
+        prometheus_retention=r.text("prometheusRetention", is_positive_duration, duration),
+        prometheus_retention_size=r.text(
+            "prometheusRetentionSize", lambda v: is_size(v) and size_in_bytes(v) > 0, size
+        ),
+        prometheus_volume_size=r.text(
+            "prometheusVolumeSize",
+            lambda v: bool(re.fullmatch(r"[1-9][0-9]*(KiB|MiB|GiB|TiB)", v)),
+            volume,
+        ),
+        loki_retention=r.text("lokiRetention", is_positive_duration, duration),
+        tempo_retention=r.text("tempoRetention", is_positive_duration, duration),
         storage_class=r.text(
             "storageClass",
-            lambda v: bool(re.match(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", v)),
+            lambda v: bool(re.fullmatch(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", v)),
             "a Kubernetes StorageClass name such as sbs-default",
         ),
         external_probes=_probes(r),
@@ -79,22 +90,33 @@ def _observability(r: Reader) -> ObservabilityConfig:
 
 def _probes(r: Reader) -> tuple[str, ...]:
     urls = r.structured("externalProbes", list, "a JSON list of https:// URLs the blackbox exporter probes")
+    seen: dict[str, int] = {}
     for i, url in enumerate(urls):
         if not isinstance(url, str) or not is_https_url(url):
-            r.fail(f"externalProbes[{i}]", url, "an https:// URL")
+            r.fail(f"externalProbes[{i}]", url, "an https:// URL without braces, quotes or spaces")
+            continue
+        # Each probe becomes a ServiceMonitor named after its host: two probes of one host collide.
+        host = urlparse(url).hostname or url
+        if host in seen:
+            r.fail(
+                f"externalProbes[{i}]", url, f"one probe per host: externalProbes[{seen[host]}] probes {host} already"
+            )
+        seen.setdefault(host, i)
     return tuple(str(u) for u in urls)
 
 
 def _alerting(r: Reader) -> AlertingConfig:
     e164 = "an E.164 phone number: '+', country code, number, no spaces (e.g. +33612345678)"
-    primary = r.text("onCallPrimaryPhone", lambda v: bool(E164_RE.match(v)), e164)
-    secondary = r.text("onCallSecondaryPhone", lambda v: bool(E164_RE.match(v)), e164)
+    primary = r.text("onCallPrimaryPhone", lambda v: bool(E164_RE.fullmatch(v)), e164)
+    secondary = r.text("onCallSecondaryPhone", lambda v: bool(E164_RE.fullmatch(v)), e164)
     if primary and primary == secondary:
         r.fail("onCallSecondaryPhone", secondary, "a different person from onCallPrimaryPhone (escalation goes there)")
     base = r.text("runbookBaseUrl", is_https_url, "an https:// URL (where runbooks/ is published)")
     return AlertingConfig(
         slack_channel=r.text(
-            "slackChannel", lambda v: bool(SLACK_CHANNEL_RE.match(v)), "a Slack channel name such as #cvntrade-alerts"
+            "slackChannel",
+            lambda v: bool(SLACK_CHANNEL_RE.fullmatch(v)),
+            "a Slack channel name such as #cvntrade-alerts",
         ),
         on_call_primary=primary,
         on_call_secondary=secondary,
@@ -103,17 +125,20 @@ def _alerting(r: Reader) -> AlertingConfig:
 
 
 def _grafana(r: Reader) -> GrafanaConfig:
-    host = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
     return GrafanaConfig(
-        domain=r.text("grafanaDomain", lambda v: bool(host.match(v)), "a DNS name such as grafana.example.com"),
+        domain=r.text(
+            "grafanaDomain",
+            is_dns_name,
+            "a lowercase DNS name such as grafana.example.com (labels of at most 63, 253 in all)",
+        ),
         acme_email=r.text(
             "acmeEmail",
-            lambda v: bool(re.match(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", v)),
+            lambda v: bool(re.fullmatch(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", v)),
             "the e-mail address Let's Encrypt registers Grafana's certificate to",
         ),
         postgres_host=r.text(
             "grafanaPostgresHost",
-            lambda v: bool(re.match(r"^[A-Za-z0-9.-]+(:[0-9]+)?$", v)),
+            lambda v: bool(re.fullmatch(r"^[A-Za-z0-9.-]+(:[0-9]+)?$", v)),
             "host[:port] of the PostgreSQL that holds finetune_results",
         ),
         postgres_user=r.text("grafanaPostgresUser", is_name, "a PostgreSQL role name"),
@@ -129,14 +154,22 @@ def _allocatable(r: Reader) -> dict[str, NodeAllocatable]:
     for name, entry in table.items():
         cpu = entry.get("cpu") if isinstance(entry, dict) else None
         mem = entry.get("memoryGiB") if isinstance(entry, dict) else None
-        if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0:
-            r.fail(f"nodeAllocatable.{name}.cpu", cpu, "allocatable cores, a number above 0")
+        # NaN and infinity parse as numbers and would defeat the capacity check.
+        if not isinstance(cpu, (int, float)) or not _finite_positive(cpu):
+            r.fail(f"nodeAllocatable.{name}.cpu", cpu, "allocatable cores, a finite number above 0")
             continue
-        if not isinstance(mem, (int, float)) or isinstance(mem, bool) or mem <= 0:
-            r.fail(f"nodeAllocatable.{name}.memoryGiB", mem, "allocatable memory in GiB, a number above 0")
+        if not isinstance(mem, (int, float)) or not _finite_positive(mem):
+            r.fail(f"nodeAllocatable.{name}.memoryGiB", mem, "allocatable memory in GiB, a finite number above 0")
             continue
+        unknown = sorted(set(entry) - {"cpu", "memoryGiB"})
+        if unknown:
+            r.fail(f"nodeAllocatable.{name}.{unknown[0]}", entry[unknown[0]], "not a key: cpu and memoryGiB only")
         result[name] = NodeAllocatable(float(cpu), float(mem))
     return result
+
+
+def _finite_positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _secrets(r: Reader) -> Secrets:
@@ -144,7 +177,7 @@ def _secrets(r: Reader) -> Secrets:
         slack_webhook_url=r.secret("slackWebhookUrl", is_https_url, "an https:// Slack incoming-webhook URL"),
         pagerduty_routing_key=r.secret(
             "pagerdutyRoutingKey",
-            lambda v: bool(re.match(r"^[A-Za-z0-9]{32}$", v)),
+            lambda v: bool(re.fullmatch(r"^[A-Za-z0-9]{32}$", v)),
             "a 32-character PagerDuty Events API v2 integration key",
         ),
         sms_bridge_url=r.secret("smsBridgeUrl", is_https_url, "an https:// URL of the SMS bridge's webhook"),
@@ -202,15 +235,39 @@ def _cross_checks(r: Reader, cfg: StackConfig) -> None:
         )
     if cfg.critical_path_hosts and not cfg.ssh_key_ids:
         r.fail("sshKeyIds", [], "at least one Scaleway IAM SSH key id when bare-metal hosts are declared")
-    if cfg.environment == "prod" and not cfg.protect_stateful and "protectStateful" in r.raw:
-        r.fail("protectStateful", False, "true in prod: stateful resources must be protected")
+
+
+# Protection follows the stack, not a value inside its file: a stack named prod is always
+# protected, and `protectedStacks` (Pulumi.yaml) may name more.
+ALWAYS_PROTECTED = frozenset({"prod"})
+
+
+def protected_by_name(r: Reader, stack: str) -> bool:
+    listed = r.structured("protectedStacks", list, "a JSON list of stack names whose stateful resources are protected")
+    return stack in ALWAYS_PROTECTED or stack in {str(s) for s in listed}
+
+
+def _stack_identity(r: Reader, stack: str, environment: str, protected: bool) -> None:
+    if stack in ("dev", "staging", "prod") and environment and environment != stack:
+        r.fail(
+            "environment",
+            environment,
+            f"{stack!r}, the stack's own name: names, buckets and protection "
+            f"follow the stack, and another environment's would collide",
+        )
+    if protected and str(r.raw.get("protectStateful", "true")).lower() == "false":
+        r.fail(
+            "protectStateful",
+            False,
+            f"true (or unset) in stack {stack!r}, which is protected by name: stateful resources must stay protected",
+        )
 
 
 def _unknown_keys(r: Reader) -> None:
     for key in sorted(set(r.raw) - set(schema.BY_NAME)):
         close = difflib.get_close_matches(key, schema.BY_NAME, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]}?" if close else "see the configuration table in the README"
-        r.fail(key, "(set)", f"not a key of this project: {hint}")
+        r.fail(key, r.raw.get(key), f"not a key of this project: {hint}")
 
 
 def load(
@@ -227,20 +284,31 @@ def load(
     r = Reader({**undeclared, **raw}, frozenset(secret_keys))
     _unknown_keys(r)
     environment = r.text("environment", lambda v: v in ("dev", "staging", "prod"), "one of dev, staging, prod")
+    protected = protected_by_name(r, stack)
+    _stack_identity(r, stack, environment, protected)
     permanent, compute, low_latency = scaleway_keys.pools(r)
     ssh_keys = r.structured("sshKeyIds", list, "a JSON list of Scaleway IAM SSH key ids")
+    for i, key_id in enumerate(ssh_keys):
+        if not isinstance(key_id, str) or not UUID_RE.fullmatch(key_id):
+            # A pasted public key ("ssh-ed25519 AAAA...") is the classic mistake here.
+            r.fail(
+                f"sshKeyIds[{i}]",
+                key_id,
+                "the id (a lowercase UUID) of an SSH key registered in Scaleway IAM "
+                "(`scw iam ssh-key list`), not the public key itself",
+            )
     cfg = StackConfig(
         stack=stack,
         environment=environment,
-        protect_stateful=r.boolean("protectStateful"),
+        protect_stateful=r.boolean("protectStateful") or protected,
         organization_id=r.text(
             "organizationId",
-            lambda v: bool(UUID_RE.match(v)),
+            lambda v: bool(UUID_RE.fullmatch(v)),
             "the Scaleway Organization id, a lowercase UUID (console: Organization settings)",
         ),
         bucket_suffix=r.text(
             "bucketSuffix",
-            lambda v: bool(BUCKET_SUFFIX_RE.match(v)),
+            lambda v: bool(BUCKET_SUFFIX_RE.fullmatch(v)),
             "8 to 16 lowercase letters and digits, generated once: `openssl rand -hex 6`",
         ),
         network=scaleway_keys.network(r),
