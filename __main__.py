@@ -54,6 +54,7 @@ cluster = Cluster(
         private_network_id=network.private_network_id,
         gateway_network=network.gateway_network,
         protect=config.protect_stateful,
+        api_allow_list=config.api_allow_list,
         tags=tags,
     ),
 )
@@ -82,6 +83,7 @@ storage = ObjectStorage(
         prefix=prefix,
         bucket_suffix=config.bucket_suffix,
         organization_id=config.organization_id,
+        key_expires_on=config.telemetry_key_expires_on,
         network=config.network,
         retention={"loki": config.observability.loki_retention, "tempo": config.observability.tempo_retention},
         protect=config.protect_stateful,
@@ -119,7 +121,7 @@ network_policies = NetworkPolicies(
     workload_namespaces=config.workload_namespaces,
     provider=cluster.provider,
 )
-grafana_admin = GrafanaAdmin("grafana-admin")
+grafana_admin = GrafanaAdmin("grafana-admin", protect=config.protect_stateful)
 monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
@@ -204,7 +206,7 @@ export_all(
         "environment": config.environment,
         "cluster_id": cluster.cluster.id,
         "cluster_api_url": cluster.cluster.apiserver_url,
-        "kubeconfig": cluster.kubeconfig,
+        "cluster_ca_certificate": cluster.ca_certificate,
         "private_network_id": network.private_network_id,
         "pool_ids": pool_ids,
         "critical_path_private_ips": critical_path_hosts.private_ips,
@@ -214,7 +216,6 @@ export_all(
         "alertmanager_config_secret": alerting.alertmanager_config_secret,
         "runbook_base_url": config.alerting.runbook_base_url,
         "grafana_url": grafana_objects.url,
-        "grafana_admin_password": grafana_admin.secret_password,
         "prometheus_url": monitoring.prometheus_url,
         "alertmanager_url": monitoring.alertmanager_url,
         "otlp_grpc_endpoint": OTLP_GRPC_IN_CLUSTER,

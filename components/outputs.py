@@ -26,7 +26,13 @@ OUTPUTS: tuple[StackOutput, ...] = (
     StackOutput("environment", "string", False, "Environment of the stack (dev, staging, prod)."),
     StackOutput("cluster_id", "string", False, "Kapsule cluster id (region/uuid)."),
     StackOutput("cluster_api_url", "string", False, "Kubernetes API server URL."),
-    StackOutput("kubeconfig", "string", True, "Admin kubeconfig of the cluster."),
+    StackOutput(
+        "cluster_ca_certificate",
+        "string",
+        False,
+        "CA certificate of the Kubernetes API (base64 PEM). With cluster_api_url and your own IAM credentials: "
+        "README 'Access to the cluster'. No admin credential is exported.",
+    ),
     StackOutput("private_network_id", "string", False, "Regional private network id; attach your resources here."),
     StackOutput(
         "pool_ids",
@@ -56,7 +62,6 @@ OUTPUTS: tuple[StackOutput, ...] = (
     ),
     StackOutput("runbook_base_url", "string", False, "Base URL of the runbooks alerts link to."),
     StackOutput("grafana_url", "string", False, "Grafana's HTTPS URL."),
-    StackOutput("grafana_admin_password", "string", True, "Grafana's generated admin password (user admin)."),
     StackOutput(
         "prometheus_url", "string", False, "Prometheus, in-cluster URL (remote-write receiver on /api/v1/write)."
     ),

@@ -236,7 +236,7 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                     {
                         "configFile": "apiVersion: v1\nkind: Config\n# offline render: no real cluster\n",
                         "host": state["apiserverUrl"],
-                        "clusterCaCertificate": "",
+                        "clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm9mZmxpbmUK",
                         "token": "offline-token",
                     }
                 ]

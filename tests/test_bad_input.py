@@ -133,6 +133,12 @@ CASES: list[tuple[str, Callable[[dict], None], str, str | None, str]] = [
     ('namespace twice', setting(workloadNamespaces=['ml', 'ml']), 'workloadNamespaces', '\'["ml", "ml"]\'', 'each namespace once'),
     ('secret in plaintext', setting(pagerdutyRoutingKey='R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12'), 'pagerdutyRoutingKey', None, 'must be stored encrypted'),
     ('malformed secret in plaintext', setting(slackWebhookUrl='http://hooks.slack.com/services/T0/B0/leaky'), 'slackWebhookUrl', None, 'must be stored encrypted'),
+    ('telemetry key expired', setting(telemetryKeyExpiresOn='2026-01-01'), 'telemetryKeyExpiresOn', "'2026-01-01'", 'after today'),
+    ('telemetry key for ever', setting(telemetryKeyExpiresOn='2099-12-31'), 'telemetryKeyExpiresOn', "'2099-12-31'", 'within 400 days'),
+    ('telemetry key not a day', setting(telemetryKeyExpiresOn='2027-02-30'), 'telemetryKeyExpiresOn', "'2027-02-30'", 'real calendar day'),
+    ('API open in prod', setting(apiAllowList=[]), 'apiAllowList', '[]', 'must not be open to the internet'),
+    ('API open to the world', setting(apiAllowList=['0.0.0.0/0']), 'apiAllowList[0]', "'0.0.0.0/0'", 'not the whole internet'),
+    ('host field misspelt', setting(criticalPathHosts=[host(hugepages1g=8)]), 'criticalPathHosts[0].hugepages1g', '8', 'did you mean hugepages1G?'),
     ('unquoted date as a value', setting(acmeEmail='2026-01-01'), 'acmeEmail', "'2026-01-01'", 'e-mail'),
 ]
 

@@ -4,6 +4,7 @@ StackReference, under Pulumi's mocks, fed with the outputs of the prod render.""
 from __future__ import annotations
 
 import asyncio
+import json
 import runpy
 
 import pulumi
@@ -40,7 +41,12 @@ def test_consumer_builds_on_the_contract(prod):
 
     by_type = {a.typ: a for a in mocks.created}
     provider = by_type["pulumi:providers:kubernetes"]
-    assert offline.is_secret(provider.inputs["kubeconfig"])  # still a secret in the consumer
+    kubeconfig = json.loads(offline.unwrap(provider.inputs["kubeconfig"]))
+    [cluster] = kubeconfig["clusters"]
+    assert cluster["cluster"]["server"] == prod.outputs["cluster_api_url"]
+    assert cluster["cluster"]["certificate-authority-data"] == prod.outputs["cluster_ca_certificate"]
+    [user] = kubeconfig["users"]
+    assert set(user["user"]) == {"exec"}  # the team's own short-lived token, no static credential
     data = by_type["kubernetes:core/v1:ConfigMap"].inputs["data"]
     assert data["OTEL_EXPORTER_OTLP_ENDPOINT"] == prod.outputs["otlp_grpc_endpoint"]
     assert data["PROMETHEUS_URL"] == prod.outputs["prometheus_url"]

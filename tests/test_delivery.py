@@ -12,6 +12,18 @@ from offline import engine as offline
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 CREDENTIALS = ("PULUMI_ACCESS_TOKEN", "SCW_ACCESS_KEY", "SCW_SECRET_KEY", "SCW_DEFAULT_PROJECT_ID")
+# The secrets that can change infrastructure, and the read-only ones previews use instead.
+WRITE_SECRETS = {
+    "PULUMI_ACCESS_TOKEN": "PULUMI_ACCESS_TOKEN",
+    "SCW_ACCESS_KEY": "SCW_ACCESS_KEY",
+    "SCW_SECRET_KEY": "SCW_SECRET_KEY",
+}
+READ_ONLY_SECRETS = {
+    "PULUMI_ACCESS_TOKEN": "PULUMI_PREVIEW_TOKEN",
+    "SCW_ACCESS_KEY": "SCW_PREVIEW_ACCESS_KEY",
+    "SCW_SECRET_KEY": "SCW_PREVIEW_SECRET_KEY",
+}
+DEPLOY_ENVIRONMENTS = {"development", "production"}
 
 
 def workflow(name: str) -> dict:
@@ -68,9 +80,33 @@ def test_credentials_only_from_repository_secrets(name):
             pinned = major.match(step["uses"])
             assert pinned is not None and int(pinned.group(1)) >= 7, step["uses"]  # current major
             env = step.get("env", {})
-            for credential in CREDENTIALS:
-                assert env.get(credential) == f"${{{{ secrets.{credential} }}}}", (name, credential)
+            expected = WRITE_SECRETS if step["with"]["command"] == "up" else READ_ONLY_SECRETS
+            for variable, secret in {**expected, "SCW_DEFAULT_PROJECT_ID": "SCW_DEFAULT_PROJECT_ID"}.items():
+                assert env.get(variable) == f"${{{{ secrets.{secret} }}}}", (name, variable)
             # IAM resources need the Organization (provider PR #4332); an id, not a secret.
             assert env.get("SCW_DEFAULT_ORGANIZATION_ID") == "${{ vars.SCW_DEFAULT_ORGANIZATION_ID }}", name
     text = (WORKFLOWS / name).read_text()
     assert not re.search(r"(SCW[A-Z0-9]{17}|pul-[0-9a-f]{40})", text)
+
+
+def test_pull_request_code_never_sees_write_credentials_or_runs_for_forks():
+    doc = workflow("pull-request.yml")
+    assert "pull_request_target" not in doc["on"], "pull_request_target would hand fork code the secrets"
+    for job_name, job in doc["jobs"].items():
+        text = yaml.safe_dump(job)
+        for secret in WRITE_SECRETS.values():
+            assert f"secrets.{secret} " not in text and f"secrets.{secret}}}" not in text, (job_name, secret)
+        if pulumi_steps(job):
+            assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+            assert job["environment"] == "preview-${{ matrix.stack }}"
+            assert job["environment"].split("-")[0] not in DEPLOY_ENVIRONMENTS
+
+
+def test_write_credentials_live_only_in_the_gated_deploy_environments():
+    for name in sorted(p.name for p in WORKFLOWS.glob("*.yml")):
+        for job_name, job in workflow(name)["jobs"].items():
+            text = yaml.safe_dump(job)
+            uses_write = any(f"secrets.{s} " in text or f"secrets.{s}}}" in text for s in WRITE_SECRETS.values())
+            if uses_write:
+                assert job.get("environment") in DEPLOY_ENVIRONMENTS, (name, job_name)
+                assert name == "deploy.yml", (name, job_name)

@@ -177,6 +177,8 @@ class StackConfig:
     protect_stateful: bool
     organization_id: str
     bucket_suffix: str
+    telemetry_key_expires_on: str
+    api_allow_list: tuple[str, ...]
     network: NetworkConfig
     cluster: ClusterConfig
     permanent_pool: PoolConfig

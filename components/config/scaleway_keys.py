@@ -1,5 +1,7 @@
 """Validation of the Scaleway-side keys: region and network, cluster, pools, critical-path hosts."""
 
+import difflib
+
 from components.config.model import (
     AutoscalerConfig,
     ClusterConfig,
@@ -21,6 +23,8 @@ from components.config.reader import (
     is_name,
     is_positive_duration,
 )
+
+HOST_FIELDS = ("role", "offer", "osName", "osVersion", "cores", "isolatedCores", "hugepages1G")
 
 
 def network(r: Reader) -> NetworkConfig:
@@ -117,6 +121,10 @@ def hosts(r: Reader) -> tuple[CriticalPathHost, ...]:
         if not isinstance(item, dict):
             r.fail(at, item, "an object {role, offer, osName, osVersion, cores, isolatedCores, hugepages1G}")
             continue
+        for field in sorted(set(item) - set(HOST_FIELDS)):
+            close = difflib.get_close_matches(str(field), HOST_FIELDS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"one of {', '.join(HOST_FIELDS)}"
+            r.fail(f"{at}.{field}", item[field], f"not a field of a host: {hint}")
         role = item.get("role")
         if role not in ROLES:
             r.fail(f"{at}.role", role, f"one of {', '.join(ROLES)}")

@@ -61,6 +61,13 @@ KEYS: tuple[Key, ...] = (
         "requires it for IAM resources.",
     ),
     _k(
+        "telemetryKeyExpiresOn",
+        "string",
+        REQUIRED,
+        "Day (YYYY-MM-DD) the telemetry writer's API key expires: within 400 days. Moving it rotates the key "
+        "(README 'Rotating the telemetry key').",
+    ),
+    _k(
         "bucketSuffix",
         "string",
         REQUIRED,
@@ -117,6 +124,13 @@ KEYS: tuple[Key, ...] = (
         "must be listed in components/scaleway/kubernetes_versions.yaml and not past its end of life.",
     ),
     _k("autoUpgrade", "boolean", True, "Let Kapsule apply patch upgrades in the maintenance window."),
+    _k(
+        "apiAllowList",
+        "array",
+        [],
+        "CIDRs allowed to reach the Kubernetes API, beside Scaleway's own ranges (the nodes, and deploy runners "
+        "hosted on Scaleway). Required in protected stacks: an empty list leaves the API open to the internet.",
+    ),
     _k("maintenanceDay", "string", "sunday", "Day of the weekly maintenance window (monday..sunday or any)."),
     _k(
         "maintenanceStartHour",

@@ -7,6 +7,7 @@ outside config (prices, Kubernetes versions, capacity) run as ``checks`` after t
 built (components/preflight.py), so their problems join the same report.
 """
 
+import datetime as dt
 import difflib
 import json
 import math
@@ -34,6 +35,7 @@ from components.config.reader import (
     UUID_RE,
     Check,
     Reader,
+    ipv4_network,
     is_dns_name,
     is_https_url,
     is_name,
@@ -166,6 +168,46 @@ def _allocatable(r: Reader) -> dict[str, NodeAllocatable]:
             r.fail(f"nodeAllocatable.{name}.{unknown[0]}", entry[unknown[0]], "not a key: cpu and memoryGiB only")
         result[name] = NodeAllocatable(float(cpu), float(mem))
     return result
+
+
+def _expiry(r: Reader) -> str:
+    value = r.text(
+        "telemetryKeyExpiresOn",
+        lambda v: bool(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v)),
+        "a day YYYY-MM-DD within the next 400 days",
+    )
+    if not value:
+        return ""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        r.fail("telemetryKeyExpiresOn", value, "a real calendar day YYYY-MM-DD")
+        return ""
+    today = dt.date.today()
+    if not today < day <= today + dt.timedelta(days=400):
+        r.fail(
+            "telemetryKeyExpiresOn",
+            value,
+            f"a day after today ({today}) and within 400 days: an expired key stops logs and traces, "
+            "a key that never expires is never rotated",
+        )
+    return value
+
+
+def _api_allow_list(r: Reader, protected: bool) -> tuple[str, ...]:
+    entries = r.structured("apiAllowList", list, "a JSON list of CIDRs allowed to reach the Kubernetes API")
+    for i, entry in enumerate(entries):
+        network = ipv4_network(r, f"apiAllowList[{i}]", entry)
+        if network is not None and network.prefixlen == 0:
+            r.fail(f"apiAllowList[{i}]", entry, "a bounded range, not the whole internet")
+    if protected and not entries:
+        r.fail(
+            "apiAllowList",
+            [],
+            "at least one CIDR in a protected stack (the office, the VPN, the deploy runners): the Kubernetes API "
+            "must not be open to the internet",
+        )
+    return tuple(str(e) for e in entries)
 
 
 def _finite_positive(value: object) -> bool:
@@ -311,6 +353,8 @@ def load(
             lambda v: bool(BUCKET_SUFFIX_RE.fullmatch(v)),
             "8 to 16 lowercase letters and digits, generated once: `openssl rand -hex 6`",
         ),
+        telemetry_key_expires_on=_expiry(r),
+        api_allow_list=_api_allow_list(r, protected),
         network=scaleway_keys.network(r),
         cluster=scaleway_keys.cluster(r),
         permanent_pool=permanent,

@@ -53,12 +53,17 @@ def f1_drift_rule(runbook_base_url: str) -> dict:
 
 
 class GrafanaAdmin(pulumi.ComponentResource):
-    """Grafana's admin credential: generated here, handed to the Grafana install, exported as a secret."""
+    """Grafana's admin credential: generated here, handed to the Grafana install (a Kubernetes
+    Secret) and to the Grafana provider; never a stack output.
 
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+    Grafana applies the admin password only on its first start: a replaced password would lock
+    the provider out of a Grafana that still has the old one, so in protected stacks the
+    password is protected (README "Access to the cluster" says how to read it)."""
+
+    def __init__(self, name: str, protect: bool = False, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:GrafanaAdmin", name, None, opts)
         self.password = random.RandomPassword(
-            f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self, protect=protect)
         )
         self.user = "admin"
         self.secret_password: pulumi.Output[str] = pulumi.Output.secret(self.password.result)

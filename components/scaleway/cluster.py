@@ -39,6 +39,7 @@ class ClusterArgs:
     # the private network before the cluster is created (the API refuses otherwise).
     gateway_network: pulumi.Resource
     protect: bool  # prod: the cluster and the permanent pool
+    api_allow_list: tuple[str, ...]  # who may reach the Kubernetes API, beside Scaleway's ranges
     tags: list[str]
 
 
@@ -126,8 +127,23 @@ class Cluster(pulumi.ComponentResource):
                 extra_opts=pulumi.ResourceOptions(depends_on=after_permanent),
             )
 
+        # The API answers only the allow-list and Scaleway's own ranges (the nodes, runners on
+        # Scaleway). No list (dev) leaves Kapsule's default, open to the internet.
+        self.acl = None
+        if args.api_allow_list:
+            self.acl = kapsule.Acl(
+                f"{name}-api-acl",
+                cluster_id=self.cluster.id,
+                region=args.network.region,
+                acl_rules=[kapsule.AclAclRuleArgs(scaleway_ranges=True, description="Scaleway ranges: nodes")]
+                + [kapsule.AclAclRuleArgs(ip=cidr, description="apiAllowList") for cidr in args.api_allow_list],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         kubeconfig = self.cluster.kubeconfigs.apply(lambda kcs: (kcs[0].config_file or "") if kcs else "")
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(kubeconfig)
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(kubeconfig)  # the provider's, never exported
+        self.ca_certificate: pulumi.Output[str] = self.cluster.kubeconfigs.apply(
+            lambda kcs: (kcs[0].cluster_ca_certificate or "") if kcs else ""
+        )
         # The API's DNS answers only once a pool exists: the provider waits for the permanent pool.
         self.provider = k8s.Provider(
             f"{name}-k8s",
@@ -139,7 +155,6 @@ class Cluster(pulumi.ComponentResource):
             {
                 "cluster_id": self.cluster.id,
                 "apiserver_url": self.cluster.apiserver_url,
-                "kubeconfig": self.kubeconfig,
             }
         )
 

@@ -28,6 +28,7 @@ class ObjectStorageArgs:
     prefix: str
     bucket_suffix: str  # bucket names are global across Scaleway: a random, never-changing suffix
     organization_id: str  # IAM applications and policies belong to an Organization
+    key_expires_on: str  # YYYY-MM-DD
     network: NetworkConfig
     retention: dict[str, str]  # bucket purpose -> retention duration
     protect: bool
@@ -90,6 +91,8 @@ class ObjectStorage(pulumi.ComponentResource):
             f"{name}-telemetry-writer-key",
             application_id=self.application.id,
             default_project_id=project_id,
+            # Expires on the configured day: moving it replaces the key (rotation, README).
+            expires_at=f"{args.key_expires_on}T00:00:00Z",
             description="Used by Loki and Tempo (Kubernetes Secret), never inline in Helm values",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
         )
