@@ -44,6 +44,21 @@ def reference() -> Path:
     return REFERENCE
 
 
+def host(**changes: object) -> dict:
+    """A critical-path host entry of criticalPathHosts as the prod stack writes one, changed."""
+    base: dict = {
+        "role": "market-data",
+        "offer": "EM-A315X-SSD",
+        "osName": "Ubuntu",
+        "osVersion": "24.04 LTS (Noble Numbat)",
+        "cores": 16,
+        "isolatedCores": "2-13",
+        "hugepages1G": 8,
+    }
+    base.update(changes)
+    return base
+
+
 def require_tool(name: str) -> str:
     """Path of a real tool the tests run; its absence is a failure, never a skip."""
     path = shutil.which(name)

@@ -14,24 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, host
 from offline import engine, render
 
 P = "trading-platform:"
-
-
-def host(**changes: object) -> dict:
-    base = {
-        "role": "market-data",
-        "offer": "EM-A315X-SSD",
-        "osName": "Ubuntu",
-        "osVersion": "24.04 LTS (Noble Numbat)",
-        "cores": 16,
-        "isolatedCores": "2-13",
-        "hugepages1G": 8,
-    }
-    base.update(changes)
-    return base
 
 
 def setting(**values: object) -> Callable[[dict], None]:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components import config, preflight
-from conftest import ROOT
+from conftest import ROOT, host
 from offline import engine as offline
 
 
@@ -33,20 +33,6 @@ def problems_of(**overrides) -> list[config.Problem]:
     with pytest.raises(config.InvalidConfig) as caught:
         preflight.validate(values, secret_keys, "prod")
     return caught.value.problems
-
-
-def host(**changes):
-    base = {
-        "role": "market-data",
-        "offer": "EM-A315X-SSD",
-        "osName": "Ubuntu",
-        "osVersion": "24.04 LTS (Noble Numbat)",
-        "cores": 16,
-        "isolatedCores": "2-13",
-        "hugepages1G": 8,
-    }
-    base.update(changes)
-    return base
 
 
 # (id, overrides, key named in the message, fragment of "what is allowed")
