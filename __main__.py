@@ -16,7 +16,7 @@ from components.observability.exporters import Exporters, ExportersArgs
 from components.observability.grafana import GrafanaAdmin, GrafanaObjects, GrafanaObjectsArgs
 from components.observability.logs import Logs, LogsArgs
 from components.observability.monitoring import Monitoring, MonitoringArgs
-from components.observability.network_policies import NetworkPolicies
+from components.observability.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.observability.tracing import Tracing, TracingArgs
 from components.outputs import export_all
 from components.scaleway import cost
@@ -116,10 +116,12 @@ alerting = Alerting(
 # 4. Observability: who may talk to whom, metrics, logs, traces, exporters, then Grafana's objects.
 network_policies = NetworkPolicies(
     "network-policies",
-    namespace=basics.monitoring_namespace,
-    private_subnet=config.network.private_subnet,
-    workload_namespaces=config.workload_namespaces,
-    provider=cluster.provider,
+    NetworkPoliciesArgs(
+        namespace=basics.monitoring_namespace,
+        private_subnet=config.network.private_subnet,
+        workload_namespaces=config.workload_namespaces,
+        provider=cluster.provider,
+    ),
 )
 grafana_admin = GrafanaAdmin("grafana-admin", protect=config.protect_stateful)
 monitoring = Monitoring(

@@ -122,17 +122,18 @@ def allowed_flows(private_subnet: str, workload_namespaces: tuple[str, ...]) -> 
     ]
 
 
+@dataclass(frozen=True)
+class NetworkPoliciesArgs:
+    namespace: pulumi.Input[str]
+    private_subnet: str  # the bare-metal hosts send OTLP from here, through the private load balancer
+    workload_namespaces: tuple[str, ...]  # Airflow's statsd datagrams come from these
+    provider: k8s.Provider
+
+
 class NetworkPolicies(pulumi.ComponentResource):
-    def __init__(
-        self,
-        name: str,
-        namespace: pulumi.Input[str],
-        private_subnet: str,
-        workload_namespaces: tuple[str, ...],
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
-    ):
+    def __init__(self, name: str, args: NetworkPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:observability:NetworkPolicies", name, None, opts)
+        namespace, provider = args.namespace, args.provider
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.policies = [
             k8s.networking.v1.NetworkPolicy(
@@ -144,7 +145,7 @@ class NetworkPolicies(pulumi.ComponentResource):
                 opts=child,
             )
         ]
-        for flow in allowed_flows(private_subnet, workload_namespaces):
+        for flow in allowed_flows(args.private_subnet, args.workload_namespaces):
             self.policies.append(
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-{flow.name}",
