@@ -42,3 +42,10 @@ def test_the_grafana_admin_password_cannot_be_replaced_in_prod(prod, dev):
     [password] = prod.of_type("random:index/randomPassword:RandomPassword")
     assert password.protect
     assert not dev.of_type("random:index/randomPassword:RandomPassword")[0].protect
+
+
+def test_the_kubernetes_provider_waits_for_the_acl(prod):
+    """A deploy runner outside the allow-list must fail before the first object, not halfway."""
+    [acl] = prod.of_type(ACL)
+    provider = prod.one("pulumi:providers:kubernetes", "cluster-k8s")
+    assert acl.urn in provider.depends_on

@@ -144,12 +144,15 @@ class Cluster(pulumi.ComponentResource):
         self.ca_certificate: pulumi.Output[str] = self.cluster.kubeconfigs.apply(
             lambda kcs: (kcs[0].cluster_ca_certificate or "") if kcs else ""
         )
-        # The API's DNS answers only once a pool exists: the provider waits for the permanent pool.
+        # The API's DNS answers only once a pool exists: the provider waits for the permanent pool,
+        # and for the ACL, so a deploy runner outside the allow-list fails at once, not halfway.
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.permanent_pool]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.permanent_pool, *([self.acl] if self.acl is not None else [])]
+            ),
         )
         self.register_outputs(
             {
