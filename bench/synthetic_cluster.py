@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMANENT, STEP, Pod, scenario
 
-__all__ = ["COMPUTE_A", "COMPUTE_B", "HOSTS", "HOURS", "PERMANENT", "STEP", "Pod", "scenario", "write_openmetrics"]
+__all__ = ["write_openmetrics"]
 
 
 Node = tuple[int, int | None, int, int]  # created minute, gone minute, cpus, memory bytes

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.synthetic_cluster import HOURS, STEP, write_openmetrics
+from bench.fine_tuning_scenario import HOURS, STEP
+from bench.synthetic_cluster import write_openmetrics
 
 
 def _free_port() -> int:

@@ -25,10 +25,6 @@ class Image:
     repository: str
     tag: str
 
-    def as_values(self) -> dict[str, str]:
-        """The ``{repository, tag}`` shape every chart here takes for an image."""
-        return {"repository": self.repository, "tag": self.tag}
-
 
 @cache
 def _document() -> dict:

@@ -49,9 +49,6 @@ class Release:
     values: dict[str, Any]
     objects: list[dict[str, Any]] = field(default_factory=list)
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [o for o in self.objects if o.get("kind") == kind]
-
 
 def split_documents(text: str) -> list[dict[str, Any]]:
     """Helm's own split of a template's output, then YAML; empty documents dropped."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -260,8 +261,6 @@ def size_in_bytes(text: str) -> int:
 
 def shown(value: Any) -> str:
     """How a (non-secret) value appears in a problem message."""
-    import json
-
     if value is None:
         return "(missing)"
     return repr(value) if isinstance(value, str) else json.dumps(value)

@@ -1,6 +1,7 @@
 """Reading raw (string) config values while recording every problem, and the value rules
 several key groups share."""
 
+import difflib
 import ipaddress
 import json
 import re
@@ -99,6 +100,12 @@ class Reader:
         elif not check(value):
             self.fail(key, value, allowed)
         return SecretValue(value or "")
+
+
+def suggestion(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a misspelt one, if any is close."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 def is_https_url(value: str) -> bool:

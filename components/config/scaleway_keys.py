@@ -1,7 +1,5 @@
 """Validation of the Scaleway-side keys: region and network, cluster, pools, critical-path hosts."""
 
-import difflib
-
 from components.config.model import (
     AutoscalerConfig,
     ClusterConfig,
@@ -22,6 +20,7 @@ from components.config.reader import (
     ipv4_network,
     is_name,
     is_positive_duration,
+    suggestion,
 )
 
 HOST_FIELDS = ("role", "offer", "osName", "osVersion", "cores", "isolatedCores", "hugepages1G")
@@ -122,8 +121,8 @@ def hosts(r: Reader) -> tuple[CriticalPathHost, ...]:
             r.fail(at, item, "an object {role, offer, osName, osVersion, cores, isolatedCores, hugepages1G}")
             continue
         for field in sorted(set(item) - set(HOST_FIELDS)):
-            close = difflib.get_close_matches(str(field), HOST_FIELDS, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"one of {', '.join(HOST_FIELDS)}"
+            close = suggestion(str(field), HOST_FIELDS)
+            hint = f"did you mean {close}?" if close else f"one of {', '.join(HOST_FIELDS)}"
             r.fail(f"{at}.{field}", item[field], f"not a field of a host: {hint}")
         role = item.get("role")
         if role not in ROLES:

@@ -33,41 +33,37 @@ class Key:
         return self.kind not in ("object", "secret")
 
 
-def _k(name: str, kind: Kind, default: Any, description: str) -> Key:
-    return Key(name, kind, default, description)
-
-
 KEYS: tuple[Key, ...] = (
     # ---- environment -----------------------------------------------------------------------
-    _k("environment", "string", REQUIRED, "Environment name (dev, staging or prod); names resources and tags."),
-    _k(
+    Key("environment", "string", REQUIRED, "Environment name (dev, staging or prod); names resources and tags."),
+    Key(
         "protectStateful",
         "boolean",
         False,
         "Protect stateful resources (buckets, bare-metal hosts, persistent volumes) from replacement and deletion, "
         "and set Scaleway's own `protected` flag on bare-metal hosts. Must be true in prod.",
     ),
-    _k(
+    Key(
         "protectedStacks",
         "array",
         ["prod"],
         "Stacks whose stateful and address-bearing resources are protected whatever their file says; prod always is.",
     ),
-    _k(
+    Key(
         "organizationId",
         "string",
         REQUIRED,
         "Scaleway Organization id (UUID) that owns the IAM application and policy of the telemetry key; the provider "
         "requires it for IAM resources.",
     ),
-    _k(
+    Key(
         "telemetryKeyExpiresOn",
         "string",
         REQUIRED,
         "Day (YYYY-MM-DD) the telemetry writer's API key expires: within 400 days. Moving it rotates the key "
         "(README 'Rotating the telemetry key').",
     ),
-    _k(
+    Key(
         "bucketSuffix",
         "string",
         REQUIRED,
@@ -75,32 +71,32 @@ KEYS: tuple[Key, ...] = (
         "lowercase letters and digits, generated once per stack (`openssl rand -hex 6`) and never changed.",
     ),
     # ---- network ---------------------------------------------------------------------------
-    _k("region", "string", "fr-par", "Scaleway region (fr-par, nl-ams or pl-waw)."),
-    _k(
+    Key("region", "string", "fr-par", "Scaleway region (fr-par, nl-ams or pl-waw)."),
+    Key(
         "zone",
         "string",
         "fr-par-2",
         "Scaleway zone inside the region, for zonal resources (gateway, bare-metal hosts).",
     ),
-    _k(
+    Key(
         "privateSubnet",
         "string",
         "172.16.16.0/22",
         "IPv4 subnet of the regional private network (RFC 1918, /20 to /28).",
     ),
-    _k(
+    Key(
         "podCidr",
         "string",
         "100.64.0.0/15",
         "Kapsule pod CIDR; must not overlap the private subnet or the service CIDR. Fixed once the cluster exists.",
     ),
-    _k(
+    Key(
         "serviceCidr",
         "string",
         "10.32.0.0/20",
         "Kapsule service CIDR; must not overlap the private subnet or the pod CIDR. Fixed once the cluster exists.",
     ),
-    _k(
+    Key(
         "deployedNetwork",
         "object",
         {},
@@ -108,7 +104,7 @@ KEYS: tuple[Key, ...] = (
         "protectStateful is true; a live value that differs is refused, because changing any of them replaces the "
         "private network or the cluster (README 'Replacements').",
     ),
-    _k(
+    Key(
         "sshAllowList",
         "array",
         [],
@@ -116,116 +112,116 @@ KEYS: tuple[Key, ...] = (
         "dropped.",
     ),
     # ---- cluster ---------------------------------------------------------------------------
-    _k(
+    Key(
         "kubernetesVersion",
         "string",
         "1.35",
         "Kapsule Kubernetes version: a minor (1.35) with autoUpgrade true, or a patch (1.35.2) with autoUpgrade false; "
         "must be listed in components/scaleway/kubernetes_versions.yaml and not past its end of life.",
     ),
-    _k("autoUpgrade", "boolean", True, "Let Kapsule apply patch upgrades in the maintenance window."),
-    _k(
+    Key("autoUpgrade", "boolean", True, "Let Kapsule apply patch upgrades in the maintenance window."),
+    Key(
         "apiAllowList",
         "array",
         [],
         "CIDRs allowed to reach the Kubernetes API, beside Scaleway's own ranges (the nodes, and deploy runners "
         "hosted on Scaleway). Required in protected stacks: an empty list leaves the API open to the internet.",
     ),
-    _k("maintenanceDay", "string", "sunday", "Day of the weekly maintenance window (monday..sunday or any)."),
-    _k(
+    Key("maintenanceDay", "string", "sunday", "Day of the weekly maintenance window (monday..sunday or any)."),
+    Key(
         "maintenanceStartHour",
         "integer",
         3,
         "Start hour (UTC, 0-23) of the maintenance window; markets are quietest at the weekend.",
     ),
-    _k(
+    Key(
         "autoscalerScaleDownDelayAfterAdd",
         "string",
         "5m",
         "Cluster-autoscaler wait after a scale-up before it considers scaling down.",
     ),
-    _k(
+    Key(
         "autoscalerScaleDownUnneededTime",
         "string",
         "5m",
         "How long a compute node must be unneeded before the autoscaler removes it.",
     ),
-    _k(
+    Key(
         "autoscalerExpander",
         "string",
         "least_waste",
         "Cluster-autoscaler expander (random, most_pods, least_waste, priority, price).",
     ),
-    _k(
+    Key(
         "permanentPoolNodeType",
         "string",
         "PRO2-S",
         "Node type of the permanent pool (monitoring and always-on services).",
     ),
-    _k("permanentPoolSize", "integer", 1, "Fixed size of the permanent pool."),
-    _k(
+    Key("permanentPoolSize", "integer", 1, "Fixed size of the permanent pool."),
+    Key(
         "computePoolNodeType",
         "string",
         "POP2-HC-8C-16G",
         "Node type of the autoscaled compute pool (fine-tuning and batch runs).",
     ),
-    _k(
+    Key(
         "computePoolMinSize", "integer", 0, "Minimum size of the compute pool; 0 lets it sleep when no batch pod waits."
     ),
-    _k("computePoolMaxSize", "integer", 1, "Maximum size of the compute pool."),
-    _k(
+    Key("computePoolMaxSize", "integer", 1, "Maximum size of the compute pool."),
+    Key(
         "lowLatencyPoolEnabled",
         "boolean",
         False,
         "Declare the low-latency pool (static CPU manager, single-NUMA-node topology manager).",
     ),
-    _k("lowLatencyPoolNodeType", "string", "POP2-HC-16C-32G", "Node type of the low-latency pool, when enabled."),
-    _k("lowLatencyPoolSize", "integer", 1, "Fixed size of the low-latency pool, when enabled."),
+    Key("lowLatencyPoolNodeType", "string", "POP2-HC-16C-32G", "Node type of the low-latency pool, when enabled."),
+    Key("lowLatencyPoolSize", "integer", 1, "Fixed size of the low-latency pool, when enabled."),
     # ---- critical path ---------------------------------------------------------------------
-    _k(
+    Key(
         "criticalPathHosts",
         "object",
         [],
         "List of {role: market-data|strategy|order-management, offer: Elastic Metal offer name, osName, osVersion, "
         'cores: logical CPUs, isolatedCores: CPU list such as "2-13", hugepages1G: 1 GiB huge pages}; [] for none.',
     ),
-    _k("sshKeyIds", "array", [], "Scaleway IAM SSH key ids installed on the bare-metal hosts."),
-    _k(
+    Key("sshKeyIds", "array", [], "Scaleway IAM SSH key ids installed on the bare-metal hosts."),
+    Key(
         "workloadNamespaces",
         "array",
         ["hft-services", "ml", "airflow"],
         "Namespaces of the support workloads (risk, reporting, fine-tuning, Airflow, MLflow).",
     ),
     # ---- observability ---------------------------------------------------------------------
-    _k("prometheusRetention", "string", "2d", "Prometheus TSDB retention time (--storage.tsdb.retention.time)."),
-    _k(
+    Key("prometheusRetention", "string", "2d", "Prometheus TSDB retention time (--storage.tsdb.retention.time)."),
+    Key(
         "prometheusRetentionSize",
         "string",
         "8GiB",
         "Prometheus TSDB retention size (--storage.tsdb.retention.size); at most 90% of the volume.",
     ),
-    _k("prometheusVolumeSize", "string", "10GiB", "Size of Prometheus's persistent volume on Scaleway block storage."),
-    _k("lokiRetention", "string", "3d", "Loki log retention (compactor) and the log bucket's lifecycle expiry."),
-    _k(
+    Key("prometheusVolumeSize", "string", "10GiB", "Size of Prometheus's persistent volume on Scaleway block storage."),
+    Key("lokiRetention", "string", "3d", "Loki log retention (compactor) and the log bucket's lifecycle expiry."),
+    Key(
         "tempoRetention",
         "string",
         "2d",
         "Tempo trace retention (compactor block retention) and the trace bucket's lifecycle expiry.",
     ),
-    _k(
+    Key(
         "storageClass",
         "string",
         "sbs-default-retain",
         "StorageClass of every persistent volume (Scaleway Block Storage CSI). Kapsule's `-retain` classes keep "
         "the disk when its claim is deleted; required in protected stacks.",
     ),
-    _k(
+    Key(
         "externalProbes",
         "array",
         ["https://api.binance.com/api/v3/ping", "https://cloud.langfuse.com", "https://s3.fr-par.scw.cloud"],
         "External APIs the blackbox exporter probes (HTTP and DNS) for the DNS Resolution panel.",
     ),
-    _k(
+    Key(
         "nodeAllocatable",
         "object",
         REQUIRED,
@@ -233,44 +229,44 @@ KEYS: tuple[Key, ...] = (
         "(requests must stay under 80%).",
     ),
     # ---- alerting --------------------------------------------------------------------------
-    _k("slackChannel", "string", "#cvntrade-alerts", "Slack channel of warning and critical alerts."),
-    _k(
+    Key("slackChannel", "string", "#cvntrade-alerts", "Slack channel of warning and critical alerts."),
+    Key(
         "onCallPrimaryPhone", "string", REQUIRED, "E.164 phone number of the primary on-call (SMS for critical alerts)."
     ),
-    _k(
+    Key(
         "onCallSecondaryPhone",
         "string",
         REQUIRED,
         "E.164 phone number of the next on-call (SMS after 15 minutes unacknowledged).",
     ),
-    _k(
+    Key(
         "runbookBaseUrl",
         "string",
         REQUIRED,
         "https:// base URL where runbooks/ is published; runbook_url = base + /NAME.md.",
     ),
     # ---- Grafana ---------------------------------------------------------------------------
-    _k("grafanaDomain", "string", REQUIRED, "DNS name Grafana is served on (HTTPS only)."),
-    _k(
+    Key("grafanaDomain", "string", REQUIRED, "DNS name Grafana is served on (HTTPS only)."),
+    Key(
         "acmeEmail",
         "string",
         REQUIRED,
         "E-mail address Let's Encrypt registers Grafana's TLS certificate to (cert-manager ACME).",
     ),
-    _k("grafanaPostgresHost", "string", REQUIRED, "host[:port] of the PostgreSQL that holds finetune_results."),
-    _k(
+    Key("grafanaPostgresHost", "string", REQUIRED, "host[:port] of the PostgreSQL that holds finetune_results."),
+    Key(
         "grafanaPostgresUser",
         "string",
         "grafana_reader",
         "Read-only PostgreSQL role Grafana uses for the drift panels.",
     ),
-    _k("grafanaPostgresDatabase", "string", "mlops", "PostgreSQL database that holds finetune_results."),
+    Key("grafanaPostgresDatabase", "string", "mlops", "PostgreSQL database that holds finetune_results."),
     # ---- secrets (`pulumi config set --secret`) --------------------------------------------
-    _k("slackWebhookUrl", "secret", REQUIRED, "Slack incoming-webhook URL (https)."),
-    _k("pagerdutyRoutingKey", "secret", REQUIRED, "PagerDuty Events API v2 integration key (32 characters)."),
-    _k("smsBridgeUrl", "secret", REQUIRED, "https:// webhook of the SMS bridge."),
-    _k("heartbeatUrl", "secret", REQUIRED, "https:// URL of the dead man's switch the Watchdog pings."),
-    _k("grafanaPostgresPassword", "secret", REQUIRED, "Password of grafanaPostgresUser."),
+    Key("slackWebhookUrl", "secret", REQUIRED, "Slack incoming-webhook URL (https)."),
+    Key("pagerdutyRoutingKey", "secret", REQUIRED, "PagerDuty Events API v2 integration key (32 characters)."),
+    Key("smsBridgeUrl", "secret", REQUIRED, "https:// webhook of the SMS bridge."),
+    Key("heartbeatUrl", "secret", REQUIRED, "https:// URL of the dead man's switch the Watchdog pings."),
+    Key("grafanaPostgresPassword", "secret", REQUIRED, "Password of grafanaPostgresUser."),
 )
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 SECRET_KEYS: tuple[str, ...] = tuple(k.name for k in KEYS if k.kind == "secret")

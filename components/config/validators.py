@@ -8,7 +8,6 @@ built (components/preflight.py), so their problems join the same report.
 """
 
 import datetime as dt
-import difflib
 import json
 import math
 import re
@@ -40,6 +39,7 @@ from components.config.reader import (
     is_https_url,
     is_name,
     is_positive_duration,
+    suggestion,
 )
 
 
@@ -307,8 +307,8 @@ def _stack_identity(r: Reader, stack: str, environment: str, protected: bool) ->
 
 def _unknown_keys(r: Reader) -> None:
     for key in sorted(set(r.raw) - set(schema.BY_NAME)):
-        close = difflib.get_close_matches(key, schema.BY_NAME, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]}?" if close else "see the configuration table in the README"
+        close = suggestion(key, schema.BY_NAME)
+        hint = f"did you mean {close}?" if close else "see the configuration table in the README"
         r.fail(key, r.raw.get(key), f"not a key of this project: {hint}")
 
 

@@ -90,7 +90,11 @@ def loki_values(obs: ObservabilityConfig, network: NetworkConfig, bucket: str) -
         "singleBinary": {
             "extraArgs": ["-config.expand-env=true"],
             "extraEnvFrom": [{"secretRef": {"name": TELEMETRY_S3_SECRET}}],
-            "persistence": {"enabled": True, "size": "10Gi", "storageClass": obs.storage_class},
+            "persistence": {
+                "enabled": True,
+                "size": f"{sizing.VOLUME_GIB['loki']}Gi",
+                "storageClass": obs.storage_class,
+            },
             "resources": sizing.resources("loki"),
             "nodeSelector": PERMANENT_NODES,
             "priorityClassName": PLATFORM_STANDARD_CLASS,

@@ -136,7 +136,7 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
                 # serves.  Alertmanager itself keeps serving at / in the cluster.
                 "externalUrl": f"https://{grafana.domain}/alerting",
                 "routePrefix": "/",
-                "storage": {"volumeClaimTemplate": volume_claim(sc, "2GiB")},
+                "storage": {"volumeClaimTemplate": volume_claim(sc, f"{sizing.VOLUME_GIB['alertmanager']}GiB")},
                 "resources": sizing.resources("alertmanager"),
                 "nodeSelector": PERMANENT_NODES,
                 "priorityClassName": PLATFORM_CRITICAL_CLASS,
@@ -188,7 +188,12 @@ def grafana_values(grafana: GrafanaConfig, storage_class: str) -> dict:
         # The volume is mounted with the pod's fsGroup: no root init container to chown it.
         "initChownData": {"enabled": False},
         "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-        "persistence": {"enabled": True, "type": "pvc", "storageClassName": storage_class, "size": "10Gi"},
+        "persistence": {
+            "enabled": True,
+            "type": "pvc",
+            "storageClassName": storage_class,
+            "size": f"{sizing.VOLUME_GIB['grafana']}Gi",
+        },
         "ingress": {
             "enabled": True,
             "ingressClassName": "traefik",

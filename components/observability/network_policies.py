@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.topology import INGRESS_NAMESPACE, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from components.topology import INGRESS_NAMESPACE, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STATSD_EXPORTER_SERVICE
 
 NAME = "app.kubernetes.io/name"
 # Pods, by the labels the charts (and the operator, from the CRs' podMetadata) give them.
@@ -106,11 +106,11 @@ def allowed_flows(private_subnet: str, workload_namespaces: tuple[str, ...]) -> 
         Allow("kube-state-metrics", {NAME: "kube-state-metrics"}, ((8080, "TCP"), (8081, "TCP")), (prometheus,)),
         Allow("blackbox-exporter", {NAME: "prometheus-blackbox-exporter"}, ((9115, "TCP"),), (prometheus,)),
         Allow("postgres-exporter", {NAME: "prometheus-postgres-exporter"}, ((9187, "TCP"),), (prometheus,)),
-        Allow("statsd-metrics", {NAME: "statsd-exporter"}, ((9102, "TCP"),), (prometheus,)),
+        Allow("statsd-metrics", {NAME: STATSD_EXPORTER_SERVICE}, ((9102, "TCP"),), (prometheus,)),
         # Airflow's statsd datagrams, from the workload namespaces.
         Allow(
             "statsd-ingest",
-            {NAME: "statsd-exporter"},
+            {NAME: STATSD_EXPORTER_SERVICE},
             ((9125, "UDP"),),
             (Peer(namespaces=workload_namespaces, pods={}),),
         ),

@@ -121,18 +121,16 @@ def permanent_pool_summary(cfg: StackConfig) -> dict:
     }
 
 
-# Persistent volumes the observability layer claims (GiB), for the cost estimate.  Prometheus's
-# size comes from config; the rest are fixed in the components' values.
-FIXED_VOLUMES_GIB = {
-    "alertmanager": 2 * PERMANENT_POOL["alertmanager"].replicas,
-    "grafana": 10,
-    "loki": 10,
-    "tempo": 10,
-}
+# The persistent volume of each component (GiB per claim): the values request these and the
+# cost estimate bills them.  Prometheus's comes from config; Tempo's is its chart's 10Gi default
+# (setting it again would be an inert key).
+VOLUME_GIB = {"alertmanager": 2, "grafana": 10, "loki": 10, "tempo": 10}
 
 
 def volumes_gib(cfg: StackConfig) -> dict[str, int]:
-    return {"prometheus": -(-size_in_bytes(cfg.observability.prometheus_volume_size) // 1024**3), **FIXED_VOLUMES_GIB}
+    """Every claim's size, replicas included, for the cost estimate."""
+    claims = {name: size * PERMANENT_POOL[name].replicas for name, size in VOLUME_GIB.items()}
+    return {"prometheus": -(-size_in_bytes(cfg.observability.prometheus_volume_size) // 1024**3), **claims}
 
 
 def capacity_problems(cfg: StackConfig) -> list[Problem]:
