@@ -19,6 +19,7 @@ import json
 import re
 import statistics
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -199,17 +200,35 @@ def report(label: str, url: str, queries: list[dict], loads: int, concurrency: i
         print(f"    {t * 1000:7.1f} ms  {panel}: {expr[:110]}")
 
 
+def alerting_rule_files() -> list[Path]:
+    from components.alerting import rules as alerting
+
+    return alerting.rule_files()
+
+
+def chart_rule_file() -> Path:
+    """The chart's recording groups the dashboard reads, from prod's kube-prometheus-stack as
+    Helm renders it (the pinned chart in ../shared/charts)."""
+    from components.observability.monitoring import CHART_RECORDING_GROUPS
+    from components.topology import KUBE_PROMETHEUS_STACK_RELEASE
+    from offline import engine, manifests
+
+    release = manifests.chart_release(engine.run("prod"), KUBE_PROMETHEUS_STACK_RELEASE)
+    path = Path(tempfile.mkdtemp(prefix="chart-rules-")) / "kube-prometheus-stack.yaml"
+    path.write_text(yaml.safe_dump(manifests.prometheus_rule_groups(release.objects, CHART_RECORDING_GROUPS)))
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    from components.alerting import rules as alerting
-
+    rule_files = [*alerting_rule_files(), chart_rule_file()]
     queries = dashboard_queries()
-    expand = raw_expander(alerting.rule_files())
+    expand = raw_expander(rule_files)
     raw = [{**q, "expr": expand(q["expr"])} for q in queries]
-    with SyntheticPrometheus(alerting.rule_files()) as server:
+    with SyntheticPrometheus(rule_files) as server:
         server.wait_for_rule_evaluation()
         f = server.figures
         print(

@@ -171,3 +171,25 @@ def declared_objects(result: RenderResult) -> list[dict[str, Any]]:
         if "apiVersion" in manifest and "kind" in manifest:
             objects.append(manifest)
     return objects
+
+
+def prometheus_rule_groups(objects: Iterable[dict[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+    """A rule file (as promtool and Prometheus read it) of the named groups among the
+    PrometheusRules in ``objects``: the chart's own recording rules, which the dashboard reads."""
+    wanted = set(names)
+    groups = [
+        group
+        for obj in objects
+        if obj.get("kind") == "PrometheusRule"
+        for group in obj["spec"]["groups"]
+        if group["name"] in wanted
+    ]
+    missing = wanted - {g["name"] for g in groups}
+    if missing:
+        raise LookupError(f"no PrometheusRule group {sorted(missing)} in the rendered objects")
+    return {"groups": groups}
+
+
+def chart_release(result: RenderResult, name: str) -> Release:
+    """One Helm release of the render, templated (as ``releases`` does for all of them)."""
+    return next(release for release in releases(result) if release.name == name)

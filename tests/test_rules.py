@@ -3,12 +3,14 @@ render writes; every spec alert present and complete; real metric names; runbook
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from scrape_model import ScrapeModel, parse_series, scraped_test_document
 
 from components.alerting import rules as alerting
 from conftest import ROOT, STACKS, require_tool
@@ -66,18 +68,34 @@ def test_promtool_check_rules_is_clean():
     assert "WARNING" not in run.stdout + run.stderr
 
 
-def test_promtool_unit_tests_pass_on_the_source_rules():
+@pytest.fixture(scope="module")
+def scrape_model(deployed) -> ScrapeModel:
+    """How prod's Prometheus labels what it scrapes: the ServiceMonitors Helm renders."""
+    return ScrapeModel(deployed["prod"])
+
+
+def run_rule_tests(tmp_path: Path, model: ScrapeModel, rules_dir: Path, base: str) -> subprocess.CompletedProcess:
+    """rules/tests/*.test.yaml with each series given the labels the scrape stores (see
+    tests/scrape_model.py), the rule files taken from ``rules_dir``; promtool runs them."""
     promtool = require_tool("promtool")
-    tests = sorted((RULES / "tests").glob("*.test.yaml"))
-    assert len(tests) >= 3
-    run = subprocess.run(
-        [promtool, "test", "rules", *map(str, tests)], capture_output=True, text=True, cwd=RULES / "tests"
-    )
+    tests_dir = tmp_path / "rules-tests"
+    tests_dir.mkdir()
+    for test in sorted((RULES / "tests").glob("*.test.yaml")):
+        doc = yaml.safe_load(test.read_text().replace(alerting.RUNBOOK_PLACEHOLDER_BASE, base))
+        doc["rule_files"] = [str(rules_dir / Path(f).name) for f in doc["rule_files"]]
+        (tests_dir / test.name).write_text(yaml.safe_dump(scraped_test_document(doc, model), sort_keys=False))
+    tests = sorted(map(str, tests_dir.iterdir()))
+    return subprocess.run([promtool, "test", "rules", *tests], capture_output=True, text=True)
+
+
+def test_promtool_unit_tests_pass_on_the_source_rules(scrape_model, tmp_path):
+    assert len(list((RULES / "tests").glob("*.test.yaml"))) >= 3
+    run = run_rule_tests(tmp_path, scrape_model, RULES, alerting.RUNBOOK_PLACEHOLDER_BASE)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_promtool_passes_on_the_rendered_rule_files(renders, stack, tmp_path):
+def test_promtool_passes_on_the_rendered_rule_files(renders, scrape_model, stack, tmp_path):
     """The files the render writes are the ones checked: same rules, stack's runbook base."""
     promtool = require_tool("promtool")
     render.write(renders[stack], tmp_path)
@@ -85,18 +103,10 @@ def test_promtool_passes_on_the_rendered_rule_files(renders, stack, tmp_path):
     assert [p.name for p in rendered] == [f"trading-platform-{p.stem}.yaml" for p in alerting.rule_files()]
     run = subprocess.run([promtool, "check", "rules", *map(str, rendered)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+    for path in rendered:  # the tests name the source files
+        path.rename(path.with_name(path.name.removeprefix("trading-platform-")))
     base = renders[stack].config.alerting.runbook_base_url
-    tests_dir = tmp_path / "rules-tests"
-    tests_dir.mkdir()
-    for test in sorted((RULES / "tests").glob("*.test.yaml")):
-        doc = yaml.safe_load(test.read_text().replace(alerting.RUNBOOK_PLACEHOLDER_BASE, base))
-        doc["rule_files"] = [
-            str(tmp_path / "rules" / f"trading-platform-{Path(f).stem}.yaml") for f in doc["rule_files"]
-        ]
-        (tests_dir / test.name).write_text(yaml.safe_dump(doc, sort_keys=False))
-    run = subprocess.run(
-        [promtool, "test", "rules", *map(str, sorted(tests_dir.iterdir()))], capture_output=True, text=True
-    )
+    run = run_rule_tests(tmp_path, scrape_model, tmp_path / "rules", base)
     assert run.returncode == 0, run.stdout + run.stderr
     for rule in all_rules(tmp_path / "rules"):
         url = rule.get("annotations", {}).get("runbook_url")
@@ -140,7 +150,10 @@ def test_every_alert_names_its_object_or_value():
         if name in ("Watchdog", "InfoInhibitor"):
             continue
         text = rule["annotations"]["summary"] + rule["annotations"]["description"]
-        assert "{{ $labels." in text or "{{ $value" in text, f"{name} names neither its object nor its value"
+        # ExporterDown's object is its static `job` label (absent() has no labels to template).
+        static = [str(v) for k, v in rule["labels"].items() if k not in ("severity", "runbook")]
+        named = "{{ $labels." in text or "{{ $value" in text or any(v in text for v in static)
+        assert named, f"{name} names neither its object nor its value"
 
 
 def test_runbooks_and_alerts_link_both_ways():
@@ -262,3 +275,109 @@ def test_every_metric_in_a_rule_exists_in_the_reference(reference):
 def test_metric_name_extraction_catches_an_invented_name(reference):
     known = reference_metrics(reference)
     assert metric_names('sum by (pod) (rate(cpu_usage{pod=~"x.*"}[5m])) > 0') - known == {"cpu_usage"}
+
+
+# ---------------------------------------------------------------- real label shapes
+
+SCENARIO = re.compile(r"^(?P<alert>\w+)/(?P<kinds>[a-z+]+): ")
+# Alerts every scenario kind is required for: the spec's, and the ones added beside them.
+SCENARIO_ALERTS = [*(a for s in SPEC_ALERTS.values() for a in s), "LowLatencyNodeNotReady", "CriticalPathHostDown"]
+
+
+def rule_test_documents() -> list[dict]:
+    return [yaml.safe_load(p.read_text()) for p in sorted((RULES / "tests").glob("*.test.yaml"))]
+
+
+@pytest.mark.parametrize("name", SCENARIO_ALERTS)
+def test_every_alert_has_its_scenarios(name):
+    """The spec's firing scenario, a healthy one, a blip shorter than `for` and the series
+    disappearing, each a promtool test named "<Alert>/<kinds>: ..."."""
+    kinds: set[str] = set()
+    for doc in rule_test_documents():
+        for test in doc["tests"]:
+            match = SCENARIO.match(test["name"])
+            if match and match["alert"] == name:
+                kinds |= set(match["kinds"].split("+"))
+    required = {"fires", "healthy", "disappears"} | ({"blip"} if alerts()[name].get("for") else set())
+    assert required <= kinds, f"{name}: no {sorted(required - kinds)} scenario"
+
+
+def test_every_input_series_says_where_it_is_scraped():
+    """Labels after scraping come from the rendered ServiceMonitors, never from the test's
+    author: only ALERTS and the kubelet (whose Service the operator creates at run time, so the
+    render has none) are written as stored."""
+    for doc in rule_test_documents():
+        for test in doc["tests"]:
+            for series in test.get("input_series") or []:
+                name, labels = parse_series(series["series"])
+                if name == "ALERTS" or labels.get("job") == "kubelet":
+                    continue
+                assert "__scrape__" in labels, f"{test['name']}: {series['series']} does not say where it is scraped"
+
+
+def test_every_job_a_rule_names_is_a_job_the_render_scrapes(scrape_model):
+    """A `job="..."` matcher, a `source` annotation or an ExporterDown `job` that names no
+    scrape of the render would silently match nothing."""
+    produced = {scrape_model.job(s) for s in [*scrape_model.endpoints, *scrape_model.static_jobs]} | {"kubelet"}
+    for rule in all_rules():
+        matchers = re.findall(r'job=~?"([^"]+)"', rule["expr"])
+        named = {job for matcher in matchers for job in matcher.split("|")}
+        named |= {rule.get("annotations", {}).get("source"), rule.get("labels", {}).get("job")} - {None}
+        assert named <= produced, f"{rule.get('alert') or rule.get('record')}: no scrape produces {named - produced}"
+
+
+def test_the_exporters_that_describe_other_objects_keep_their_labels(scrape_model):
+    """Traefik's `service` (the backend) and cert-manager's `namespace` (the certificate's)
+    survive the scrape; kube-state-metrics' too (the chart's default)."""
+    traefik = scrape_model.scraped(
+        "traefik_service_requests_total", {"__scrape__": "traefik", "service": "trading-api-8080@kubernetes"}
+    )
+    assert (
+        traefik is not None
+        and traefik["service"] == "trading-api-8080@kubernetes"
+        and "exported_service" not in traefik
+    )
+    cert = scrape_model.scraped(
+        "certmanager_certificate_expiration_timestamp_seconds", {"__scrape__": "cert-manager", "namespace": "trading"}
+    )
+    assert cert is not None and cert["namespace"] == "trading"
+    ksm = scrape_model.scraped(
+        "kube_pod_info",
+        {"__scrape__": "kube-prometheus-stack-kube-state-metrics", "namespace": "ml", "pod": "finetune-abc"},
+    )
+    assert ksm is not None and (ksm["namespace"], ksm["pod"]) == ("ml", "finetune-abc")
+
+
+def test_the_scrape_model_renames_labels_a_target_does_not_honour(scrape_model):
+    """The model can fail: with the charts' default honorLabels false, Traefik's `service` is
+    stored as `exported_service` and `service` names Traefik's own Service."""
+    endpoint = dataclasses.replace(scrape_model.endpoints["traefik"], honor_labels=False)
+    scrape_model.endpoints["traefik-default"] = endpoint
+    stored = scrape_model.scraped(
+        "traefik_service_requests_total", {"__scrape__": "traefik-default", "service": "trading-api-8080@kubernetes"}
+    )
+    assert stored is not None
+    assert (stored["service"], stored["exported_service"]) == ("traefik", "trading-api-8080@kubernetes")
+
+
+def test_no_two_writers_share_an_alert_name_or_a_recorded_series(deployed):
+    """Ours and the chart's default rules, as deployed: an alert name belongs to one
+    PrometheusRule, a recorded series (name and static labels) to one PrometheusRule."""
+    writers: dict[str, set[str]] = {}
+    records: dict[tuple, set[str]] = {}
+    for _, obj in deployed["prod"]:
+        if obj["kind"] != "PrometheusRule":
+            continue
+        for group in obj["spec"]["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    writers.setdefault(rule["alert"], set()).add(obj["metadata"]["name"])
+                else:
+                    key = (rule["record"], tuple(sorted((rule.get("labels") or {}).items())))
+                    records.setdefault(key, set()).add(obj["metadata"]["name"])
+    shared = {name: w for name, w in writers.items() if len(w) > 1}
+    assert not shared, f"alert names written by two PrometheusRules: {shared}"
+    # One PrometheusRule may split a series by selector (the chart's apiserver rules do).
+    twice = {key: w for key, w in records.items() if len(w) > 1}
+    assert not twice, f"recorded by two PrometheusRules: {twice}"
+    assert {"Watchdog", "PodCrashLooping", "TargetDown", "KubeNodeNotReady"} <= set(writers)

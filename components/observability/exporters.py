@@ -80,7 +80,10 @@ def blackbox_values(obs: ObservabilityConfig) -> dict:
 def cert_manager_values() -> dict:
     return {
         "crds": {"enabled": True},
-        "prometheus": {"servicemonitor": {"enabled": True}},
+        # The certificate's namespace and name are the exporter's labels, not the target's: with
+        # the chart's honorLabels false, `namespace` would be cert-manager's own (README "Labels
+        # after scraping").
+        "prometheus": {"servicemonitor": {"enabled": True, "honorLabels": True}},
         "global": {"priorityClassName": PLATFORM_STANDARD_CLASS},
         "resources": sizing.resources("cert-manager"),
         "nodeSelector": PERMANENT_NODES,
@@ -97,7 +100,9 @@ def traefik_values() -> dict:
     return {
         "deployment": {"replicas": sizing.PERMANENT_POOL["traefik"].replicas},
         "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-        "metrics": {"prometheus": {"serviceMonitor": {"enabled": True}}},
+        # Traefik's `service` label names the backend; with the chart's honorLabels false it
+        # would be stored as `exported_service` and `service` would always be "traefik".
+        "metrics": {"prometheus": {"serviceMonitor": {"enabled": True, "honorLabels": True}}},
         "resources": sizing.resources("traefik"),
         "nodeSelector": PERMANENT_NODES,
         # The ingress of the HFT services' APIs, Airflow and MLflow: above `high-priority`.

@@ -44,6 +44,14 @@ from components.topology import (
     RULE_SELECTOR_LABELS,
 )
 
+# The chart's alerts that rules/ replaces: the same name with another meaning (Watchdog,
+# InfoInhibitor: ours route to the heartbeat; CPUThrottlingHigh: ours is the spec's 50% for 10m)
+# or the same meaning twice (KubePodCrashLooping is PodCrashLooping, NodeCPUHighUsage is
+# NodeCPUSaturated).  Its other alerts stay: TargetDown, KubeNodeNotReady, KubeletDown, ...
+CHART_ALERTS_REPLACED = ("Watchdog", "InfoInhibitor", "CPUThrottlingHigh", "KubePodCrashLooping", "NodeCPUHighUsage")
+# The chart's recording groups that the dashboard reads (node CPU and memory utilisation).
+CHART_RECORDING_GROUPS = ("node-exporter.rules",)
+
 
 def volume_claim(storage_class: str, size: str) -> dict:
     return {
@@ -78,8 +86,9 @@ def values(environment: str, obs: ObservabilityConfig, grafana: GrafanaConfig, p
     return {
         "crds": {"enabled": False},
         # The chart's default rules carry our rule label (so Prometheus selects them); the
-        # rules of what Kapsule manages go with their targets below.
-        "defaultRules": {"labels": RULE_SELECTOR_LABELS},
+        # rules of what Kapsule manages go with their targets below, and the alerts that ours
+        # replace are off (one writer per alert name: tests/test_rules.py).
+        "defaultRules": {"labels": RULE_SELECTOR_LABELS, "disabled": dict.fromkeys(CHART_ALERTS_REPLACED, True)},
         "kubeControllerManager": {"enabled": False},
         "kubeScheduler": {"enabled": False},
         "kubeEtcd": {"enabled": False},
