@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic_prometheus import SyntheticPrometheus  # noqa: E402
+from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules  # noqa: E402
 
 RANGE = 12 * 3600
 SCREEN_PX = 1920
@@ -207,16 +207,12 @@ def alerting_rule_files() -> list[Path]:
 
 
 def chart_rule_file() -> Path:
-    """The chart's recording groups the dashboard reads, from prod's kube-prometheus-stack as
-    Helm renders it (the pinned chart in ../shared/charts)."""
-    from components.observability.monitoring import CHART_RECORDING_GROUPS
-    from components.topology import KUBE_PROMETHEUS_STACK_RELEASE
+    """The chart's recording groups the dashboard reads, from prod's releases as Helm renders
+    them (the pinned charts in ../shared/charts)."""
     from offline import engine, manifests
 
-    release = manifests.chart_release(engine.run("prod"), KUBE_PROMETHEUS_STACK_RELEASE)
-    path = Path(tempfile.mkdtemp(prefix="chart-rules-")) / "kube-prometheus-stack.yaml"
-    path.write_text(yaml.safe_dump(manifests.prometheus_rule_groups(release.objects, CHART_RECORDING_GROUPS)))
-    return path
+    objects = [o for release in manifests.releases(engine.run("prod")) for o in release.objects]
+    return chart_recording_rules(objects, Path(tempfile.mkdtemp(prefix="chart-rules-")))
 
 
 def main() -> None:

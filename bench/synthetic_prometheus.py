@@ -33,6 +33,17 @@ def _tool(name: str) -> str:
     return path
 
 
+def chart_recording_rules(objects: list[dict], directory: Path) -> Path:
+    """The chart's recording groups the dashboard reads (node CPU and memory utilisation), taken
+    from kube-prometheus-stack's PrometheusRules as Helm renders them, as a rule file."""
+    from components.observability.monitoring import CHART_RECORDING_GROUPS
+    from offline.manifests import prometheus_rule_groups
+
+    path = directory / "kube-prometheus-stack.yaml"
+    path.write_text(yaml.safe_dump(prometheus_rule_groups(objects, CHART_RECORDING_GROUPS)))
+    return path
+
+
 def recording_levels(rule_files: list[Path]) -> list[list[dict]]:
     """Recording rules grouped so that each level reads only raw series and lower levels."""
     rules = [

@@ -188,8 +188,3 @@ def prometheus_rule_groups(objects: Iterable[dict[str, Any]], names: Iterable[st
     if missing:
         raise LookupError(f"no PrometheusRule group {sorted(missing)} in the rendered objects")
     return {"groups": groups}
-
-
-def chart_release(result: RenderResult, name: str) -> Release:
-    """One Helm release of the render, templated (as ``releases`` does for all of them)."""
-    return next(release for release in releases(result) if release.name == name)

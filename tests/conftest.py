@@ -155,3 +155,11 @@ def deployed(renders, reference):
         objects += [("pulumi", o) for o in manifests.declared_objects(result)]
         found[stack] = objects
     return found
+
+
+@pytest.fixture(scope="session")
+def scrape_model(deployed):
+    """How prod's Prometheus labels what it scrapes: the ServiceMonitors Helm renders."""
+    from scrape_model import ScrapeModel
+
+    return ScrapeModel(deployed["prod"])

@@ -157,29 +157,21 @@ def _pod_ip(workload: Obj, replica: int) -> str:
 
 
 def _relabel(labels: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, str] | None:
-    """Prometheus relabelling (docs: relabel_config), for the actions the charts use."""
+    """Prometheus relabelling (docs: relabel_config) for the two actions the rendered monitors
+    use, ``replace`` and ``drop``; any other fails loudly rather than being modelled wrong."""
     for rule in rules:
         action = rule.get("action", "replace").lower()
+        assert action in ("replace", "drop"), f"relabel action {action!r} is not modelled: {rule}"
         regex = re.compile(f"^(?:{rule.get('regex', '(.*)')})$")
-        source = rule.get("separator", ";").join(labels.get(s, "") for s in rule.get("sourceLabels") or [])
-        if action == "replace":
-            match = regex.match(source)
-            if match:
-                value = match.expand(re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", str(rule.get("replacement", "$1"))))
-                if value:
-                    labels[rule["targetLabel"]] = value
-                else:
-                    labels.pop(rule["targetLabel"], None)
-        elif action == "keep" and not regex.match(source) or action == "drop" and regex.match(source):
+        match = regex.match(rule.get("separator", ";").join(labels.get(s, "") for s in rule.get("sourceLabels") or []))
+        if action == "drop" and match:
             return None
-        elif action == "labeldrop":
-            labels = {k: v for k, v in labels.items() if not regex.match(k)}
-        elif action == "labelkeep":
-            labels = {k: v for k, v in labels.items() if regex.match(k) or k == "__name__"}
-        elif action == "labelmap":
-            replacement = re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", str(rule.get("replacement", "$1")))
-            matched = [(m, v) for k, v in list(labels.items()) if (m := regex.match(k))]
-            labels.update({m.expand(replacement): v for m, v in matched})
+        if action == "replace" and match:
+            value = match.expand(re.sub(r"\$\{?(\d+)\}?", r"\\g<\1>", str(rule.get("replacement", "$1"))))
+            if value:
+                labels[rule["targetLabel"]] = value
+            else:
+                labels.pop(rule["targetLabel"], None)
     return labels
 
 
@@ -245,19 +237,27 @@ class ScrapeModel:
             return scrape
         return target_labels(self.endpoints[scrape])["job"]
 
-    def scraped(self, name: str, labels: dict[str, str]) -> dict[str, str] | None:
-        """The label set Prometheus stores for ``name{labels}`` (None: dropped at scrape time)."""
+    def stored_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        """The exposed labels joined with the scrape's target labels (``honor_labels``), before
+        any metricRelabeling: what an alert or a recorded sample keeps of a scraped series."""
         exposed = {k: v for k, v in labels.items() if k not in PSEUDO}
         scrape = labels.get("__scrape__")
         if scrape is None:
-            return {"__name__": name, **exposed}
+            return exposed
         if scrape in self.static_jobs:
             target = static_target_labels(self.static_jobs[scrape], int(labels.get("__target__", "0")))
-            return {"__name__": name, **_honour(exposed, target, bool(self.static_jobs[scrape].get("honor_labels")))}
+            return _honour(exposed, target, bool(self.static_jobs[scrape].get("honor_labels")))
         endpoint = self.endpoints[scrape]
         target = target_labels(endpoint, int(labels.get("__replica__", "0")), labels.get("__node__", DEFAULT_NODE))
-        stored = {"__name__": name, **_honour(exposed, target, endpoint.honor_labels)}
-        return _relabel(stored, endpoint.metric_relabelings)
+        return _honour(exposed, target, endpoint.honor_labels)
+
+    def scraped(self, name: str, labels: dict[str, str]) -> dict[str, str] | None:
+        """The label set Prometheus stores for ``name{labels}`` (None: dropped at scrape time)."""
+        stored = {"__name__": name, **self.stored_labels(labels)}
+        scrape = labels.get("__scrape__")
+        if scrape is None or scrape in self.static_jobs:
+            return stored
+        return _relabel(stored, self.endpoints[scrape].metric_relabelings)
 
 
 SERIES = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{.*\})?\s*$")
@@ -279,14 +279,6 @@ def format_series(labels: dict[str, str]) -> str:
     return f"{name}{{{body}}}"
 
 
-def _scraped_labels(model: ScrapeModel, labels: dict[str, str]) -> dict[str, str]:
-    """An expected alert's or sample's labels, written like an input series (``__scrape__``)."""
-    stored = model.scraped("placeholder", labels)
-    assert stored is not None
-    stored.pop("__name__")
-    return stored
-
-
 def scraped_test_document(doc: dict[str, Any], model: ScrapeModel) -> dict[str, Any]:
     """A ``promtool test rules`` document with every series, expected alert and expected sample
     given the labels Prometheus would store for it."""
@@ -301,10 +293,10 @@ def scraped_test_document(doc: dict[str, Any], model: ScrapeModel) -> dict[str, 
         for case in test.get("alert_rule_test") or []:
             for alert in case.get("exp_alerts") or []:
                 if "__scrape__" in (alert.get("exp_labels") or {}):
-                    alert["exp_labels"] = _scraped_labels(model, {k: str(v) for k, v in alert["exp_labels"].items()})
+                    alert["exp_labels"] = model.stored_labels({k: str(v) for k, v in alert["exp_labels"].items()})
         for case in test.get("promql_expr_test") or []:
             for sample in case.get("exp_samples") or []:
                 name, labels = parse_series(sample["labels"])
                 if "__scrape__" in labels:
-                    sample["labels"] = format_series({**_scraped_labels(model, labels), "__name__": name})
+                    sample["labels"] = format_series({**model.stored_labels(labels), "__name__": name})
     return doc

@@ -8,9 +8,8 @@ import re
 import time
 
 import pytest
-import yaml
 
-from bench.synthetic_prometheus import SyntheticPrometheus
+from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules
 from components.alerting import rules as alerting
 from conftest import ROOT
 from dashboards import infrastructure
@@ -121,12 +120,7 @@ def test_render_writes_the_dashboard_json(tmp_path, prod):
 @pytest.fixture(scope="module")
 def synthetic_prometheus(deployed, tmp_path_factory):
     """Our rules and the chart's recording groups the dashboard reads, as Helm renders them."""
-    from components.observability.monitoring import CHART_RECORDING_GROUPS
-    from offline.manifests import prometheus_rule_groups
-
-    chart_rules = tmp_path_factory.mktemp("chart-rules") / "kube-prometheus-stack.yaml"
-    objects = [o for _, o in deployed["prod"]]
-    chart_rules.write_text(yaml.safe_dump(prometheus_rule_groups(objects, CHART_RECORDING_GROUPS)))
+    chart_rules = chart_recording_rules([o for _, o in deployed["prod"]], tmp_path_factory.mktemp("chart-rules"))
     with SyntheticPrometheus([*alerting.rule_files(), chart_rules]) as server:
         server.wait_for_rule_evaluation()
         yield server

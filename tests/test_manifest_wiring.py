@@ -191,21 +191,7 @@ def test_exemplar_links_and_the_service_map_have_data_behind_them(deployed, prod
     assert prometheus_source["exemplarTraceIdDestinations"][0]["datasourceUid"] == "tempo"
 
 
-def prometheus_job(monitor: dict, service: dict, endpoint: dict) -> str:
-    """The `job` label Prometheus stores for a ServiceMonitor's targets: the value of the Service
-    label named by spec.jobLabel, else the Service's name (the operator's rule), then the
-    endpoint's relabelings that write `job` (a regex-less replace with $1 = the old job)."""
-    job_label = monitor["spec"].get("jobLabel")
-    labels = service["metadata"].get("labels") or {}
-    job = labels[job_label] if job_label and job_label in labels else name_of(service)
-    for relabel in endpoint.get("relabelings") or []:
-        if relabel.get("targetLabel") == "job" and relabel.get("action", "replace") == "replace":
-            assert relabel.get("sourceLabels") in (["job"], None), relabel
-            job = relabel.get("replacement", "$1").replace("$1", job)
-    return job
-
-
-def test_the_pipeline_down_alert_matches_the_jobs_the_monitors_produce(deployed):
+def test_the_pipeline_down_alert_matches_the_jobs_the_monitors_produce(deployed, scrape_model):
     from components.alerting import rules as alerting
 
     [rule] = [
@@ -217,13 +203,8 @@ def test_the_pipeline_down_alert_matches_the_jobs_the_monitors_produce(deployed)
     assert found
     pattern = found.group(1)
     for source in ("loki", "tempo", "otel-collector", "alloy"):
-        jobs = set()
-        for monitor in [o for s, o in deployed["prod"] if s == source and o["kind"] == "ServiceMonitor"]:
-            for service in _service_targets(deployed["prod"], namespace_of(monitor), monitor["spec"]["selector"]):
-                ports = {p.get("name") for p in service["spec"]["ports"]}
-                for endpoint in monitor["spec"]["endpoints"]:
-                    if endpoint.get("port") in ports or "targetPort" in endpoint:
-                        jobs.add(prometheus_job(monitor, service, endpoint))
+        monitors = [o for s, o in deployed["prod"] if s == source and o["kind"] == "ServiceMonitor"]
+        jobs = {scrape_model.job(f"{namespace_of(m)}/{name_of(m)}") for m in monitors}
         assert jobs and all(re.fullmatch(pattern, job) for job in jobs), (source, jobs, pattern)
 
 

@@ -3,6 +3,7 @@ render writes; every spec alert present and complete; real metric names; runbook
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import subprocess
@@ -66,12 +67,6 @@ def test_promtool_check_rules_is_clean():
     run = subprocess.run([promtool, "check", "rules", *map(str, alerting.rule_files())], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "WARNING" not in run.stdout + run.stderr
-
-
-@pytest.fixture(scope="module")
-def scrape_model(deployed) -> ScrapeModel:
-    """How prod's Prometheus labels what it scrapes: the ServiceMonitors Helm renders."""
-    return ScrapeModel(deployed["prod"])
 
 
 def run_rule_tests(tmp_path: Path, model: ScrapeModel, rules_dir: Path, base: str) -> subprocess.CompletedProcess:
@@ -351,10 +346,11 @@ def test_the_exporters_that_describe_other_objects_keep_their_labels(scrape_mode
 def test_the_scrape_model_renames_labels_a_target_does_not_honour(scrape_model):
     """The model can fail: with the charts' default honorLabels false, Traefik's `service` is
     stored as `exported_service` and `service` names Traefik's own Service."""
-    endpoint = dataclasses.replace(scrape_model.endpoints["traefik"], honor_labels=False)
-    scrape_model.endpoints["traefik-default"] = endpoint
-    stored = scrape_model.scraped(
-        "traefik_service_requests_total", {"__scrape__": "traefik-default", "service": "trading-api-8080@kubernetes"}
+    default = copy.copy(scrape_model)
+    default.endpoints = {**scrape_model.endpoints}
+    default.endpoints["traefik"] = dataclasses.replace(scrape_model.endpoints["traefik"], honor_labels=False)
+    stored = default.scraped(
+        "traefik_service_requests_total", {"__scrape__": "traefik", "service": "trading-api-8080@kubernetes"}
     )
     assert stored is not None
     assert (stored["service"], stored["exported_service"]) == ("traefik", "trading-api-8080@kubernetes")
