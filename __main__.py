@@ -8,6 +8,7 @@ rely on (components/outputs.py).  README "Code map" says what each package owns.
 import pulumi
 
 from components import preflight
+from components.alerting.on_call import OnCall, OnCallArgs
 from components.alerting.rules import Alerting, AlertingArgs
 from components.cluster_base.basics import ClusterBasics, ClusterBasicsArgs
 from components.config import InvalidConfig
@@ -91,7 +92,8 @@ storage = ObjectStorage(
     ),
 )
 
-# 3. The cluster's base: namespaces, priority class, CRDs; then alert rules and routing.
+# 3. The cluster's base: namespaces, priority class, CRDs; then the on-call chain in PagerDuty,
+#    alert rules and routing.
 basics = ClusterBasics(
     "cluster-basics",
     ClusterBasicsArgs(
@@ -102,12 +104,19 @@ basics = ClusterBasics(
     ),
 )
 
+on_call = (
+    OnCall("on-call", OnCallArgs(prefix=prefix, on_call=config.alerting.on_call, protect=config.protect_stateful))
+    if config.alerting.on_call is not None
+    else None
+)
 alerting = Alerting(
     "alerting",
     AlertingArgs(
         namespace=basics.monitoring_namespace,
         alerting=config.alerting,
         secrets=config.secrets,
+        pagerduty_routing_key=on_call.routing_key if on_call else None,
+        incident_url=on_call.service_url if on_call else None,
         provider=cluster.provider,
         crds=basics.prometheus_operator_crds,
     ),

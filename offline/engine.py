@@ -30,8 +30,6 @@ REDACTED = "[secret]"
 # Clearly fake values, valid in form so that validation passes; a test greps the render for them.
 PLACEHOLDERS = {
     "slackWebhookUrl": "https://hooks.slack.invalid/services/PLACEHOLDER-slack",
-    "pagerdutyRoutingKey": "PLACEHOLDERpagerduty0000000000000"[:32],
-    "smsBridgeUrl": "https://sms-bridge.invalid/PLACEHOLDER-sms",
     "heartbeatUrl": "https://heartbeat.invalid/PLACEHOLDER-heartbeat",
     "grafanaPostgresPassword": "PLACEHOLDER-postgres-password",
 }
@@ -40,6 +38,7 @@ PLACEHOLDERS = {
 # What the mocks answer for generated secrets (a test checks they never appear in plaintext).
 GENERATED_PASSWORD = "offline-generated-password-00000000"
 GENERATED_SECRET_KEY = "00000000-offline-secret-key-000000000000"
+PAGERDUTY_INTEGRATION_KEY = "0ff11e0ff11e0ff11e0ff11e0ff11e00"  # 32 characters, as PagerDuty issues them
 
 
 def stack_names() -> list[str]:
@@ -159,6 +158,7 @@ class Registration:
     ignore_changes: list[str]
     depends_on: list[str]
     inputs: dict
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 class ProgramRefused(Exception):
@@ -250,6 +250,10 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                 state["endpoint"] = f"https://{args.inputs.get('name')}.s3.{args.inputs.get('region')}.scw.cloud"
             elif args.typ == "random:index/randomPassword:RandomPassword":
                 state["result"] = GENERATED_PASSWORD
+            elif args.typ == "pagerduty:index/serviceIntegration:ServiceIntegration":
+                state["integrationKey"] = PAGERDUTY_INTEGRATION_KEY
+            elif args.typ == "pagerduty:index/service:Service":
+                state["htmlUrl"] = f"https://trading.pagerduty.invalid/service-directory/{rid}"
             elif args.typ == "scaleway:iam/apiKey:ApiKey":
                 state["accessKey"] = "SCWOFFLINEACCESSKEY0"
                 state["secretKey"] = GENERATED_SECRET_KEY
@@ -290,6 +294,7 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                         ignore_changes=list(request.ignoreChanges),
                         depends_on=list(request.dependencies),
                         inputs=inputs,
+                        additional_secret_outputs=list(request.additionalSecretOutputs),
                     )
                 )
             return response

@@ -6,8 +6,15 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from alertmanager_replica import Alertmanager
+    from incident_sink import Sink
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,6 +63,24 @@ def host(**changes: object) -> dict:
         "hugepages1G": 8,
     }
     base.update(changes)
+    return base
+
+
+def on_call(person: dict | None = None, at: str = "rotation[0]", **changes: object) -> dict:
+    """Pulumi.prod.yaml's onCall, with top-level fields changed and/or one person replaced by
+    ``person`` merged over them (``at``: ``rotation[i]`` or ``incidentLead``)."""
+    import copy
+
+    import yaml as _yaml
+
+    base = copy.deepcopy(_yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["trading-platform:onCall"])
+    base.update(changes)
+    if person is not None:
+        if at == "incidentLead":
+            base["incidentLead"] = {**base["incidentLead"], **person}
+        else:
+            i = int(at[len("rotation[") : -1])
+            base["rotation"][i] = {**base["rotation"][i], **person}
     return base
 
 
@@ -163,3 +188,47 @@ def scrape_model(deployed):
     from scrape_model import ScrapeModel
 
     return ScrapeModel(deployed["prod"])
+
+
+# ---------------------------------------------------------------- Alertmanager on the rendered config
+
+
+@pytest.fixture(scope="module")
+def rendered_configs(renders, tmp_path_factory) -> dict[str, Path]:
+    """The alertmanager.yaml that `python -m offline <stack>` writes, per stack."""
+    from offline import render
+
+    paths = {}
+    for stack in STACKS:
+        out = tmp_path_factory.mktemp(f"render-{stack}")
+        render.write(renders[stack], out)
+        paths[stack] = out / "alertmanager.yaml"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[tuple[Sink, str]]:
+    """The stand-in for PagerDuty, Slack and the dead man's switch, and its base URL."""
+    from incident_sink import Sink, serve
+
+    found = Sink()
+    server = serve(found)
+    yield found, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def start(sink, rendered_configs, tmp_path) -> Iterator:
+    """Start Alertmanager replicas on the live prod configuration; all stopped afterwards."""
+    from alertmanager_replica import Alertmanager, live_config
+
+    started: list[Alertmanager] = []
+
+    def replica(name: str = "a") -> Alertmanager:
+        started.append(Alertmanager(live_config(rendered_configs["prod"], sink[1]), tmp_path / name))
+        return started[-1]
+
+    yield replica
+    for am in started:
+        if am.process.poll() is None:
+            am.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, host
+from conftest import ROOT, host, on_call
 from offline import engine, render
 
 P = "trading-platform:"
@@ -91,8 +91,12 @@ CASES: list[tuple[str, Callable[[dict], None], str, str | None, str]] = [
     ('probe not https', setting(externalProbes=['http://api.binance.com']), 'externalProbes[0]', "'http://api.binance.com'", 'https://'),
     ('probe with template braces', setting(externalProbes=['https://api.example.com/{{ .Labels.x }}']), 'externalProbes[0]', "'https://api.example.com/{{ .Labels.x }}'", 'without braces'),
     ('probe host twice', setting(externalProbes=['https://api.binance.com/a', 'https://api.binance.com/b']), 'externalProbes[1]', "'https://api.binance.com/b'", 'one probe per host'),
-    ('phone not E.164', setting(onCallPrimaryPhone='06 12 34 56 78'), 'onCallPrimaryPhone', "'06 12 34 56 78'", 'E.164'),
-    ('same on-call twice', setting(onCallSecondaryPhone='+33600000001'), 'onCallSecondaryPhone', "'+33600000001'", 'different person'),
+    ('phone in national form', setting(onCall=on_call({'phone': '06 12 34 56 78'})), 'onCall.rotation[0].phone', "'06 12 34 56 78'", '+33 612345678'),
+    ('phone with trunk prefix', setting(onCall=on_call({'phone': '+33 0612345678'}, at='incidentLead')), 'onCall.incidentLead.phone', "'+33 0612345678'", 'without its trunk prefix'),
+    ('on-call person twice', setting(onCall=on_call({'email': 'lucas.martin@trading.example.com'}, at='rotation[2]')), 'onCall.rotation[2].email', "'lucas.martin@trading.example.com'", 'each person once'),
+    ('shift length zero', setting(onCall=on_call(rotationDays=0)), 'onCall.rotationDays', '0', '1 to 365'),
+    ('handover not a time', setting(onCall=on_call(handover='monday 9am')), 'onCall.handover', "'monday 9am'", 'RFC 3339'),
+    ('prod pages nobody', setting(onCall=None), 'onCall', '(missing)', 'pages its on-call'),
     ('runbook url http', setting(runbookBaseUrl='http://wiki.example.com/runbooks'), 'runbookBaseUrl', "'http://wiki.example.com/runbooks'", 'https://'),
     ('runbook url template', setting(runbookBaseUrl='https://wiki.example.com/{{ $labels.team }}'), 'runbookBaseUrl', "'https://wiki.example.com/{{ $labels.team }}'", 'https://'),
     ('slack channel without #', setting(slackChannel='cvntrade-alerts'), 'slackChannel', "'cvntrade-alerts'", '#cvntrade-alerts'),
@@ -117,7 +121,7 @@ CASES: list[tuple[str, Callable[[dict], None], str, str | None, str]] = [
     ('namespace not a DNS label', setting(workloadNamespaces=['ml', 'Risk_Service']), 'workloadNamespaces[1]', "'Risk_Service'", 'DNS label'),
     ('namespace reserved', setting(workloadNamespaces=['monitoring']), 'workloadNamespaces[0]', "'monitoring'", 'not monitoring'),
     ('namespace twice', setting(workloadNamespaces=['ml', 'ml']), 'workloadNamespaces', '\'["ml", "ml"]\'', 'each namespace once'),
-    ('secret in plaintext', setting(pagerdutyRoutingKey='R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12'), 'pagerdutyRoutingKey', None, 'must be stored encrypted'),
+    ('secret in plaintext', setting(heartbeatUrl='https://hc-ping.com/5f1e7c2a-secret'), 'heartbeatUrl', None, 'must be stored encrypted'),
     ('malformed secret in plaintext', setting(slackWebhookUrl='http://hooks.slack.com/services/T0/B0/leaky'), 'slackWebhookUrl', None, 'must be stored encrypted'),
     ('telemetry key expired', setting(telemetryKeyExpiresOn='2026-01-01'), 'telemetryKeyExpiresOn', "'2026-01-01'", 'after today'),
     ('telemetry key for ever', setting(telemetryKeyExpiresOn='2099-12-31'), 'telemetryKeyExpiresOn', "'2099-12-31'", 'within 400 days'),

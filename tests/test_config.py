@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components import config, preflight
-from conftest import ROOT, host
+from conftest import ROOT, host, on_call
 from offline import engine as offline
 
 
@@ -113,8 +113,53 @@ BAD_INPUTS = [
         "prometheusRetentionSize",
         "90% of prometheusVolumeSize",
     ),
-    ("phone not E.164", {"onCallPrimaryPhone": "06 12 34 56 78"}, "onCallPrimaryPhone", "E.164"),
-    ("same on-call twice", {"onCallSecondaryPhone": "+33600000001"}, "onCallSecondaryPhone", "different person"),
+    # Phone rules as PagerDuty's provider enforces them (on_call_keys.py cites the source).
+    (
+        "phone national form",
+        {"onCall": on_call({"phone": "06 12 34 56 78"})},
+        "onCall.rotation[0].phone",
+        "+33 612345678",
+    ),
+    (
+        "phone with trunk prefix",
+        {"onCall": on_call({"phone": "+33 0612345678"})},
+        "onCall.rotation[0].phone",
+        "trunk prefix '0'",
+    ),
+    (
+        "us phone with its 1",
+        {"onCall": on_call({"phone": "+1 12125550100"}, at="rotation[1]")},
+        "onCall.rotation[1].phone",
+        "trunk prefix '1'",
+    ),
+    (
+        "same person twice",
+        {"onCall": on_call({"email": "camille.durand@trading.example.com"}, at="rotation[2]")},
+        "onCall.rotation[2].email",
+        "each person once",
+    ),
+    (
+        "rotation of one",
+        {"onCall": on_call(rotation=[on_call()["rotation"][0]])},
+        "onCall.rotation",
+        "at least two people",
+    ),
+    ("shift too long", {"onCall": on_call(rotationDays=400)}, "onCall.rotationDays", "1 to 365"),
+    ("time zone abbreviation", {"onCall": on_call(timeZone="CET+1")}, "onCall.timeZone", "IANA"),
+    ("handover without offset", {"onCall": on_call(handover="2026-12-07T09:00:00")}, "onCall.handover", "UTC offset"),
+    (
+        "lead without email",
+        {"onCall": on_call({"email": "hugo"}, at="incidentLead")},
+        "onCall.incidentLead.email",
+        "e-mail",
+    ),
+    (
+        "person field misspelt",
+        {"onCall": on_call({"phnoe": "+33 600000001"})},
+        "onCall.rotation[0].phnoe",
+        "did you mean phone?",
+    ),
+    ("prod paging nobody", {"onCall": None}, "onCall", "a protected stack pages its on-call"),
     ("runbook url http", {"runbookBaseUrl": "http://wiki.example.com/runbooks"}, "runbookBaseUrl", "https://"),
     ("slack channel", {"slackChannel": "cvntrade-alerts"}, "slackChannel", "#cvntrade-alerts"),
     ("grafana domain", {"grafanaDomain": "https://grafana.example.com"}, "grafanaDomain", "DNS name"),
@@ -147,13 +192,19 @@ def test_every_problem_is_reported_at_once():
     problems = problems_of(
         region="mars",
         maintenanceStartHour="99",
-        onCallPrimaryPhone="0612",
+        onCall=on_call({"phone": "0612"}),
         computePoolMinSize="4",
         computePoolMaxSize="2",
         prometheusRetention="forever",
     )
     keys = {p.key for p in problems}
-    assert {"region", "maintenanceStartHour", "onCallPrimaryPhone", "computePoolMaxSize", "prometheusRetention"} <= keys
+    assert {
+        "region",
+        "maintenanceStartHour",
+        "onCall.rotation[0].phone",
+        "computePoolMaxSize",
+        "prometheusRetention",
+    } <= keys
 
 
 def test_a_bad_value_is_shown_in_the_message():
@@ -201,7 +252,7 @@ def test_render_of_a_broken_stack_prints_problems_without_traceback(tmp_path):
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns("venv", "build", ".git", "__pycache__"))
     stack = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     stack["config"]["trading-platform:computePoolMaxSize"] = 0
-    stack["config"]["trading-platform:onCallPrimaryPhone"] = "0612345678"
+    stack["config"]["trading-platform:onCall"]["rotation"][0]["phone"] = "0612345678"
     stack["config"]["trading-platform:privateSubnet"] = "100.64.0.0/24"
     (project / "Pulumi.broken.yaml").write_text(yaml.safe_dump(stack))
     run = subprocess.run(
@@ -213,15 +264,19 @@ def test_render_of_a_broken_stack_prints_problems_without_traceback(tmp_path):
     )
     assert run.returncode == 2
     assert "Traceback" not in run.stderr + run.stdout
-    for key in ("computePoolMaxSize = '0'", "onCallPrimaryPhone = '0612345678'", "privateSubnet = '100.64.0.0/24'"):
+    for key in (
+        "computePoolMaxSize = '0'",
+        "onCall.rotation[0].phone = '0612345678'",
+        "privateSubnet = '100.64.0.0/24'",
+    ):
         assert f"trading-platform:{key}" in run.stderr
     assert not (project / "build" / "broken").exists()
 
 
 def test_a_plaintext_secret_that_fails_its_format_is_not_echoed():
     # Before: a secret stored in plaintext *and* malformed was printed in full in the message.
-    values, secret_keys = prod_raw(pagerdutyRoutingKey="short-but-very-secret-key")
+    values, secret_keys = prod_raw(heartbeatUrl="short-but-very-secret-key")
     with pytest.raises(config.InvalidConfig) as caught:
-        config.load(values, secret_keys - {"pagerdutyRoutingKey"}, "prod")
+        config.load(values, secret_keys - {"heartbeatUrl"}, "prod")
     assert "short-but-very-secret-key" not in caught.value.report()
-    assert "pagerdutyRoutingKey = [secret]" in caught.value.report()
+    assert "heartbeatUrl = [secret]" in caught.value.report()

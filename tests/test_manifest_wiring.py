@@ -158,8 +158,9 @@ def test_notification_links_open_grafanas_alerting_ui_on_the_alertmanager(deploy
     [datasource] = [d for d in prod.of_type("grafana:oss/dataSource:DataSource") if d.inputs["type"] == "alertmanager"]
     from components.alerting import routing
 
-    assert f"/silence/new?alertmanager={datasource.inputs['uid']}&" in routing.SLACK_TEXT
-    assert "{{ .ExternalURL }}/silence/new" in routing.SLACK_TEXT
+    # Acknowledging is PagerDuty's; the Slack link opens the alert in Grafana's view of this Alertmanager.
+    assert f"{{{{ .ExternalURL }}}}/groups?alertmanager={datasource.inputs['uid']}&" in routing.SLACK_TEXT
+    assert "/silence" not in routing.SLACK_TEXT
 
 
 def test_the_collector_limits_memory_first_and_sends_bounded_batches(deployed):

@@ -1,28 +1,25 @@
-"""The escalation chain as an Alertmanager configuration (spec 003, "Escalation Chain").
+"""Alertmanager as the router (spec 003, "Escalation Chain"); escalation lives in PagerDuty.
 
+    critical  -> PagerDuty (trigger at once, resolve on recovery; one incident per alert) + Slack
+    warning   -> Slack #cvntrade-alerts
     info      -> nowhere (annotations on the dashboard timeline)
-    warning   -> Slack #cvntrade-alerts, at once
-    critical  -> Slack + SMS to the primary on-call, at once (within a minute of firing)
-                 15 min unacknowledged -> SMS to the secondary on-call
-                 30 min unacknowledged -> PagerDuty incident
-    Watchdog  -> heartbeat receiver (dead man's switch), every minute
+    unknown   -> Slack, so that a rule with a mistyped severity still reaches people
+    Watchdog  -> the external dead man's switch, every minute
 
-Alertmanager has no acknowledgement and no SMS receiver (alertmanager#686, #2150), so:
+One incident per alert: the critical route groups by every label (``...``), so each alert is
+its own aggregation group, and Alertmanager's PagerDuty notifier uses the SHA-256 of the group
+key (route matchers + labels) as the dedup key: the same for every replica and across restarts,
+so a restarted or second Alertmanager re-sends the same incident instead of opening another.
+Acknowledgement happens in PagerDuty; nothing here is silenced for it, so the resolve always
+reaches the incident.  No inhibition rule targets a critical alert: an inhibited alert sends no
+resolve, which would leave its incident open.
 
-* acknowledging = creating a silence for the alert group (Slack messages carry the link).
-  The escalation receivers hang off the critical route with ``group_wait`` 15m and 30m:
-  Alertmanager runs the silence check when it flushes the group, so a group silenced (or
-  resolved) before then never escalates;
-* SMS goes through a webhook to the SMS bridge (``smsBridgeUrl``, a secret), with the
-  recipient's E.164 number as the ``to`` query parameter.
-
-README "Alert routing and escalation" lists the failure modes of this design.
+A stack without ``onCall`` pages nobody: its criticals reach Slack only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from components.config import AlertingConfig
 from components.topology import ALERTMANAGER_DATASOURCE_UID
@@ -30,121 +27,110 @@ from components.topology import ALERTMANAGER_DATASOURCE_UID
 SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
     "{{ .Annotations.description }}\n"
-    "SLA: {{ .Annotations.sla }} | Runbook: {{ .Annotations.runbook_url }}\n"
+    "SLA: {{ .Annotations.sla }} | <{{ .Annotations.runbook_url }}|Runbook>"
+    "{{ if .Annotations.dashboard_url }} | <{{ .Annotations.dashboard_url }}|Dashboard>{{ end }}\n"
     "{{ end }}"
-    # ExternalURL is Grafana's alerting UI (https://<grafana>/alerting): the silence form of
-    # the Alertmanager data source, pre-filled with this group's labels, behind Grafana's login.
-    "Silence: {{ .ExternalURL }}/silence/new?alertmanager=" + ALERTMANAGER_DATASOURCE_UID + "&matcher=alertname%3D"
-    "{{ .CommonLabels.alertname }}{{ if .CommonLabels.namespace }}&matcher=namespace%3D"
-    "{{ .CommonLabels.namespace }}{{ end }}"
+    # ExternalURL is Grafana's alerting UI (https://<grafana>/alerting), behind Grafana's login:
+    # its alert groups page of the Alertmanager data source, filtered to this alert.
+    "<{{ .ExternalURL }}/groups?alertmanager="
+    + ALERTMANAGER_DATASOURCE_UID
+    + "&queryString=alertname%3D{{ .CommonLabels.alertname }}|In Grafana>"
 )
+INCIDENT_LINK = "\n<{incident_url}|Incident in PagerDuty (acknowledge there)>"
 SLACK_TITLE = (
     '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
     "{{ .CommonLabels.severity | toUpper }} {{ .CommonLabels.alertname }}"
 )
 
-# Timing.  A critical alert pages within one minute of firing: group_wait 10s for a new
-# group, group_interval 1m for an alert joining a group that already paged.
-CRITICAL_TIMING = {"group_wait": "10s", "group_interval": "1m", "repeat_interval": "4h"}
+# A critical alert reaches PagerDuty and Slack within ten seconds of Prometheus sending it.
+# Re-sending a trigger to an open incident is a no-op for PagerDuty (same dedup key); an
+# incident resolved by hand while the alert still fires is opened again at the next repeat.
+CRITICAL_TIMING = {"group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"}
+CRITICAL_SLACK_REPEAT = "4h"
 WARNING_TIMING = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "12h"}
-ESCALATE_TO_SECONDARY_AFTER = "15m"
-ESCALATE_TO_PAGERDUTY_AFTER = "30m"
+# The Watchdog every minute (runbooks/WATCHDOG.md).  Alertmanager re-sends when, at a
+# group_interval tick, more than repeat_interval has passed since the last send; the last send
+# happened a little after the previous tick, so repeat_interval equal to group_interval would
+# send every second tick.  The switch's own timeout must exceed HEARTBEAT_EVERY (README).
+HEARTBEAT_EVERY = "1m"
+HEARTBEAT_TIMING = {"group_wait": "0s", "group_interval": HEARTBEAT_EVERY, "repeat_interval": "50s"}
 
 
 @dataclass(frozen=True)
-class EscalationSecrets:
+class Destinations:
     """Plain values, only ever handled inside a Pulumi secret's apply (or as placeholders)."""
 
     slack_webhook_url: str
-    pagerduty_routing_key: str
-    sms_bridge_url: str
     heartbeat_url: str
+    pagerduty_routing_key: str | None  # None: the stack pages nobody
+    incident_url: str | None  # the PagerDuty service's page, linked from Slack
 
 
-def _sms_url(bridge: str, phone: str) -> str:
-    separator = "&" if "?" in bridge else "?"
-    return f"{bridge}{separator}to={quote(phone, safe='')}"
-
-
-def _slack(secrets: EscalationSecrets, channel: str, color: str) -> dict:
+def _slack(destinations: Destinations, channel: str, color: str, incident: bool) -> dict:
+    text = SLACK_TEXT
+    if incident and destinations.incident_url:
+        text += INCIDENT_LINK.format(incident_url=destinations.incident_url)
     return {
-        "api_url": secrets.slack_webhook_url,
+        "api_url": destinations.slack_webhook_url,
         "channel": channel,
         "send_resolved": True,
         "color": color,
         "title": SLACK_TITLE,
-        "text": SLACK_TEXT,
+        "text": text,
     }
 
 
-def receivers(alerting: AlertingConfig, secrets: EscalationSecrets) -> list[dict]:
-    def sms(phone: str) -> dict:
-        return {"url": _sms_url(secrets.sms_bridge_url, phone), "send_resolved": False, "max_alerts": 10}
-
-    return [
-        {"name": "blackhole"},
-        {"name": "slack", "slack_configs": [_slack(secrets, alerting.slack_channel, "warning")]},
-        {"name": "slack-critical", "slack_configs": [_slack(secrets, alerting.slack_channel, "danger")]},
-        {"name": "sms-primary-on-call", "webhook_configs": [sms(alerting.on_call_primary)]},
-        {"name": "sms-secondary-on-call", "webhook_configs": [sms(alerting.on_call_secondary)]},
-        {
-            "name": "pagerduty",
-            "pagerduty_configs": [
-                {
-                    "routing_key": secrets.pagerduty_routing_key,
-                    "severity": "critical",
-                    "send_resolved": True,
-                    "description": "{{ .CommonAnnotations.summary }}",
-                    "details": {
-                        "description": "{{ .CommonAnnotations.description }}",
-                        "sla": "{{ .CommonAnnotations.sla }}",
-                        "runbook": "{{ .CommonAnnotations.runbook_url }}",
-                        "firing": "{{ .Alerts.Firing | len }}",
-                    },
-                }
-            ],
+def _pagerduty(routing_key: str) -> dict:
+    return {
+        "routing_key": routing_key,
+        "send_resolved": True,
+        "severity": "critical",
+        # PagerDuty refuses a trigger without a summary: never send an empty one.
+        "description": "{{ or .CommonAnnotations.summary .CommonLabels.alertname }}",
+        "client": "Alertmanager (trading platform)",
+        "client_url": "{{ .ExternalURL }}",
+        "details": {
+            "description": "{{ .CommonAnnotations.description }}",
+            "sla": "{{ .CommonAnnotations.sla }}",
+            "runbook": "{{ .CommonAnnotations.runbook_url }}",
+            "labels": "{{ range .CommonLabels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}",
         },
-        {"name": "heartbeat", "webhook_configs": [{"url": secrets.heartbeat_url, "send_resolved": False}]},
+        # Every alert has a runbook_url (tests/test_rules.py); PagerDuty refuses a link without href.
+        "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
+    }
+
+
+def receivers(alerting: AlertingConfig, destinations: Destinations) -> list[dict]:
+    found: list[dict] = [
+        {"name": "blackhole"},
+        {"name": "slack", "slack_configs": [_slack(destinations, alerting.slack_channel, "warning", False)]},
+        {"name": "slack-critical", "slack_configs": [_slack(destinations, alerting.slack_channel, "danger", True)]},
+        {"name": "heartbeat", "webhook_configs": [{"url": destinations.heartbeat_url, "send_resolved": False}]},
     ]
+    if destinations.pagerduty_routing_key is not None:
+        found.append({"name": "pagerduty", "pagerduty_configs": [_pagerduty(destinations.pagerduty_routing_key)]})
+    return found
 
 
-def route() -> dict:
+def route(pages: bool) -> dict:
+    critical_children: list[dict] = [{"receiver": "slack-critical", "repeat_interval": CRITICAL_SLACK_REPEAT}]
+    if pages:
+        critical_children.insert(0, {"receiver": "pagerduty", "continue": True})
     return {
         # An alert with an unknown or missing severity still reaches people (Slack).
         "receiver": "slack",
         "group_by": ["alertname", "namespace"],
         **WARNING_TIMING,
         "routes": [
-            {
-                "receiver": "heartbeat",
-                "matchers": ['alertname="Watchdog"'],
-                "group_wait": "0s",
-                "group_interval": "1m",
-                "repeat_interval": "1m",
-            },
+            {"receiver": "heartbeat", "matchers": ['alertname="Watchdog"'], **HEARTBEAT_TIMING},
             {"receiver": "blackhole", "matchers": ['alertname="InfoInhibitor"']},
             {"receiver": "blackhole", "matchers": ['severity="info"']},
             {
                 "receiver": "slack-critical",
                 "matchers": ['severity="critical"'],
+                "group_by": ["..."],
                 **CRITICAL_TIMING,
-                "routes": [
-                    {"receiver": "slack-critical", "continue": True},
-                    {"receiver": "sms-primary-on-call", "continue": True, "repeat_interval": "1h"},
-                    {
-                        "receiver": "sms-secondary-on-call",
-                        "continue": True,
-                        "group_wait": ESCALATE_TO_SECONDARY_AFTER,
-                        "group_interval": "5m",
-                        "repeat_interval": "1h",
-                    },
-                    {
-                        "receiver": "pagerduty",
-                        "group_wait": ESCALATE_TO_PAGERDUTY_AFTER,
-                        "group_interval": "5m",
-                        "repeat_interval": "4h",
-                    },
-                ],
+                "routes": critical_children,
             },
             {"receiver": "slack", "matchers": ['severity="warning"'], **WARNING_TIMING},
         ],
@@ -166,6 +152,13 @@ def inhibit_rules() -> list[dict]:
             "target_matchers": ['severity="warning"', 'component=~".+"'],
             "equal": ["component"],
         },
+        # An exporter with no target answering explains its targets being down (the chart's
+        # TargetDown, a warning): one message about the exporter, not one per target.
+        {
+            "source_matchers": ['alertname="ExporterDown"'],
+            "target_matchers": ['alertname="TargetDown"', 'severity="warning"'],
+            "equal": ["job"],
+        },
         # InfoInhibitor, as in kube-prometheus.
         {
             "source_matchers": ['alertname="InfoInhibitor"'],
@@ -175,10 +168,10 @@ def inhibit_rules() -> list[dict]:
     ]
 
 
-def alertmanager_config(alerting: AlertingConfig, secrets: EscalationSecrets) -> dict:
+def alertmanager_config(alerting: AlertingConfig, destinations: Destinations) -> dict:
     return {
         "global": {"resolve_timeout": "5m"},
-        "route": route(),
+        "route": route(pages=destinations.pagerduty_routing_key is not None),
         "inhibit_rules": inhibit_rules(),
-        "receivers": receivers(alerting, secrets),
+        "receivers": receivers(alerting, destinations),
     }

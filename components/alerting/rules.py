@@ -3,7 +3,8 @@
 The rules are the files in ``rules/`` exactly as promtool reads and tests them; the only
 change on the way in is the runbook base URL (``https://runbooks.invalid`` in the files, the
 stack's ``runbookBaseUrl`` in the cluster).  The Alertmanager configuration is a Kubernetes
-Secret built inside a Pulumi secret: Slack, PagerDuty, SMS-bridge and heartbeat URLs never
+Secret built inside a Pulumi secret: the Slack and heartbeat URLs and the PagerDuty routing key
+(from the PagerDuty integration the stack declares, components/alerting/on_call.py) never
 appear in plaintext in the state, a Helm value or a preview.
 """
 
@@ -40,6 +41,9 @@ class AlertingArgs:
     namespace: pulumi.Input[str]
     alerting: AlertingConfig
     secrets: Secrets
+    # The PagerDuty integration's key (a secret) and service page; None when the stack pages nobody.
+    pagerduty_routing_key: pulumi.Output[str] | None
+    incident_url: pulumi.Output[str] | None
     provider: k8s.Provider
     crds: pulumi.Resource  # the release that installs the PrometheusRule CRD
 
@@ -63,14 +67,15 @@ class Alerting(pulumi.ComponentResource):
             )
 
         s = args.secrets
+        pages = args.pagerduty_routing_key is not None
         document = pulumi.Output.all(
             s.slack_webhook_url.output(),
-            s.pagerduty_routing_key.output(),
-            s.sms_bridge_url.output(),
             s.heartbeat_url.output(),
+            args.pagerduty_routing_key if pages else None,
+            args.incident_url if pages else None,
         ).apply(
             lambda v: yaml.safe_dump(
-                routing.alertmanager_config(args.alerting, routing.EscalationSecrets(*v)), sort_keys=False
+                routing.alertmanager_config(args.alerting, routing.Destinations(*v)), sort_keys=False
             )
         )
         self.alertmanager_config = secret(

@@ -146,10 +146,37 @@ class NodeAllocatable:
 
 
 @dataclass(frozen=True)
+class Phone:
+    """A phone number as PagerDuty stores it: country calling code and the national number
+    without its trunk prefix."""
+
+    country_code: int
+    number: str
+
+
+@dataclass(frozen=True)
+class OnCallPerson:
+    name: str
+    email: str
+    phone: Phone
+
+
+@dataclass(frozen=True)
+class OnCallConfig:
+    """Who is paged, in PagerDuty: the rotation (primary on-call, and the next person in the
+    rotation as secondary) and the incident lead at the last level."""
+
+    time_zone: str
+    handover: str  # RFC 3339: the first shift starts here; every shift starts at its time of day
+    rotation_days: int
+    rotation: tuple[OnCallPerson, ...]
+    incident_lead: OnCallPerson
+
+
+@dataclass(frozen=True)
 class AlertingConfig:
     slack_channel: str
-    on_call_primary: str
-    on_call_secondary: str
+    on_call: OnCallConfig | None  # None: nobody is paged (Slack only), for stacks that are not protected
     runbook_base_url: str
 
 
@@ -165,8 +192,6 @@ class GrafanaConfig:
 @dataclass(frozen=True)
 class Secrets:
     slack_webhook_url: SecretValue
-    pagerduty_routing_key: SecretValue
-    sms_bridge_url: SecretValue
     heartbeat_url: SecretValue
     grafana_postgres_password: SecretValue
 

@@ -27,7 +27,6 @@ ROLES = ("market-data", "strategy", "order-management")
 AUTOSCALER_EXPANDERS = ("random", "most_pods", "least_waste", "priority", "price")
 
 DURATION_RE = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 K8S_VERSION_RE = re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$")
 SLACK_CHANNEL_RE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")

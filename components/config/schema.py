@@ -231,13 +231,14 @@ KEYS: tuple[Key, ...] = (
     # ---- alerting --------------------------------------------------------------------------
     Key("slackChannel", "string", "#cvntrade-alerts", "Slack channel of warning and critical alerts."),
     Key(
-        "onCallPrimaryPhone", "string", REQUIRED, "E.164 phone number of the primary on-call (SMS for critical alerts)."
-    ),
-    Key(
-        "onCallSecondaryPhone",
-        "string",
-        REQUIRED,
-        "E.164 phone number of the next on-call (SMS after 15 minutes unacknowledged).",
+        "onCall",
+        "object",
+        None,
+        "Who PagerDuty pages (required in protected stacks; without it criticals reach Slack only): "
+        "{timeZone (IANA), handover (RFC 3339: a shift starts then), rotationDays (shift length, 1-365), "
+        "rotation: [{name, email, phone: '+33 612345678'}, ...] (at least two; primary is the person on shift, "
+        "secondary the next one), incidentLead: {name, email, phone}}. SMS at once, a call after 5 minutes "
+        "(README 'Alert routing and escalation').",
     ),
     Key(
         "runbookBaseUrl",
@@ -263,9 +264,13 @@ KEYS: tuple[Key, ...] = (
     Key("grafanaPostgresDatabase", "string", "mlops", "PostgreSQL database that holds finetune_results."),
     # ---- secrets (`pulumi config set --secret`) --------------------------------------------
     Key("slackWebhookUrl", "secret", REQUIRED, "Slack incoming-webhook URL (https)."),
-    Key("pagerdutyRoutingKey", "secret", REQUIRED, "PagerDuty Events API v2 integration key (32 characters)."),
-    Key("smsBridgeUrl", "secret", REQUIRED, "https:// webhook of the SMS bridge."),
-    Key("heartbeatUrl", "secret", REQUIRED, "https:// URL of the dead man's switch the Watchdog pings."),
+    Key(
+        "heartbeatUrl",
+        "secret",
+        REQUIRED,
+        "https:// URL of the external dead man's switch the Watchdog pings every minute "
+        "(README 'Alert routing and escalation').",
+    ),
     Key("grafanaPostgresPassword", "secret", REQUIRED, "Password of grafanaPostgresUser."),
 )
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlparse
 
-from components.config import scaleway_keys, schema
+from components.config import on_call_keys, scaleway_keys, schema
 from components.config.model import (
     PROJECT,
     AlertingConfig,
@@ -29,7 +29,6 @@ from components.config.model import (
 )
 from components.config.reader import (
     BUCKET_SUFFIX_RE,
-    E164_RE,
     SLACK_CHANNEL_RE,
     UUID_RE,
     Check,
@@ -107,12 +106,7 @@ def _probes(r: Reader) -> tuple[str, ...]:
     return tuple(str(u) for u in urls)
 
 
-def _alerting(r: Reader) -> AlertingConfig:
-    e164 = "an E.164 phone number: '+', country code, number, no spaces (e.g. +33612345678)"
-    primary = r.text("onCallPrimaryPhone", lambda v: bool(E164_RE.fullmatch(v)), e164)
-    secondary = r.text("onCallSecondaryPhone", lambda v: bool(E164_RE.fullmatch(v)), e164)
-    if primary and primary == secondary:
-        r.fail("onCallSecondaryPhone", secondary, "a different person from onCallPrimaryPhone (escalation goes there)")
+def _alerting(r: Reader, protected: bool) -> AlertingConfig:
     base = r.text("runbookBaseUrl", is_https_url, "an https:// URL (where runbooks/ is published)")
     return AlertingConfig(
         slack_channel=r.text(
@@ -120,8 +114,7 @@ def _alerting(r: Reader) -> AlertingConfig:
             lambda v: bool(SLACK_CHANNEL_RE.fullmatch(v)),
             "a Slack channel name such as #cvntrade-alerts",
         ),
-        on_call_primary=primary,
-        on_call_secondary=secondary,
+        on_call=on_call_keys.on_call(r, protected),
         runbook_base_url=base.rstrip("/"),
     )
 
@@ -217,12 +210,6 @@ def _finite_positive(value: object) -> bool:
 def _secrets(r: Reader) -> Secrets:
     return Secrets(
         slack_webhook_url=r.secret("slackWebhookUrl", is_https_url, "an https:// Slack incoming-webhook URL"),
-        pagerduty_routing_key=r.secret(
-            "pagerdutyRoutingKey",
-            lambda v: bool(re.fullmatch(r"^[A-Za-z0-9]{32}$", v)),
-            "a 32-character PagerDuty Events API v2 integration key",
-        ),
-        sms_bridge_url=r.secret("smsBridgeUrl", is_https_url, "an https:// URL of the SMS bridge's webhook"),
         heartbeat_url=r.secret("heartbeatUrl", is_https_url, "an https:// dead-man's-switch URL"),
         grafana_postgres_password=r.secret("grafanaPostgresPassword"),
     )
@@ -364,7 +351,7 @@ def load(
         ssh_key_ids=tuple(str(k) for k in ssh_keys),
         workload_namespaces=_namespaces(r),
         observability=_observability(r),
-        alerting=_alerting(r),
+        alerting=_alerting(r, protected),
         grafana=_grafana(r),
         node_allocatable=_allocatable(r),
         secrets=_secrets(r),
