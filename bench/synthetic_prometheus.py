@@ -20,7 +20,8 @@ from bench.fine_tuning_scenario import HOURS, STEP
 from bench.synthetic_cluster import write_openmetrics
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server the caller starts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -148,7 +149,7 @@ class SyntheticPrometheus:
                 }
             )
         )
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         log = (self.workdir / "prometheus.log").open("a")
         self.process = subprocess.Popen(

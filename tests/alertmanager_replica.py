@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from bench.synthetic_prometheus import free_port
 
 TIME_SCALE = 20
 MINUTE = 60 / TIME_SCALE  # seconds of test time per minute of Alertmanager time
@@ -54,12 +55,6 @@ def live_config(rendered: Path, hook: str) -> dict:
     return config
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Alertmanager:
     """One Alertmanager process (a replica), stopped by PID."""
 
@@ -69,7 +64,7 @@ class Alertmanager:
             pytest.fail("prometheus-alertmanager is not installed: run `bash .ci/run`")
         work.mkdir(parents=True, exist_ok=True)
         (work / "alertmanager.yaml").write_text(yaml.safe_dump(config))
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [

@@ -276,7 +276,7 @@ def test_metric_name_extraction_catches_an_invented_name(reference):
 
 # A test may cover several alerts: "A/fires: ...; B/fires: ...".
 SCENARIO = re.compile(r"(?:^|; )(?P<alert>\w+)/(?P<kinds>[a-z+]+): ")
-# Alerts every scenario kind is required for: the spec's, and the ones added beside them.
+# Every alert that reaches someone (severity other than none) needs every scenario kind.
 SCENARIO_ALERTS = sorted(name for name, rule in alerts().items() if rule["labels"]["severity"] != "none")
 
 

@@ -27,8 +27,7 @@ from components.topology import ALERTMANAGER_DATASOURCE_UID
 SLACK_TEXT = (
     "{{ range .Alerts }}*{{ .Annotations.summary }}*\n"
     "{{ .Annotations.description }}\n"
-    "SLA: {{ .Annotations.sla }} | <{{ .Annotations.runbook_url }}|Runbook>"
-    "{{ if .Annotations.dashboard_url }} | <{{ .Annotations.dashboard_url }}|Dashboard>{{ end }}\n"
+    "SLA: {{ .Annotations.sla }} | <{{ .Annotations.runbook_url }}|Runbook>\n"
     "{{ end }}"
     # ExternalURL is Grafana's alerting UI (https://<grafana>/alerting), behind Grafana's login:
     # its alert groups page of the Alertmanager data source, filtered to this alert.

@@ -67,12 +67,8 @@ class Alerting(pulumi.ComponentResource):
             )
 
         s = args.secrets
-        pages = args.pagerduty_routing_key is not None
         document = pulumi.Output.all(
-            s.slack_webhook_url.output(),
-            s.heartbeat_url.output(),
-            args.pagerduty_routing_key if pages else None,
-            args.incident_url if pages else None,
+            s.slack_webhook_url.output(), s.heartbeat_url.output(), args.pagerduty_routing_key, args.incident_url
         ).apply(
             lambda v: yaml.safe_dump(
                 routing.alertmanager_config(args.alerting, routing.Destinations(*v)), sort_keys=False

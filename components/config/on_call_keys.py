@@ -19,12 +19,11 @@ import zoneinfo
 from typing import Any
 
 from components.config.model import OnCallConfig, OnCallPerson, Phone
-from components.config.reader import Reader, suggestion
+from components.config.reader import Reader, is_email
 
 ON_CALL_FIELDS = ("timeZone", "handover", "rotationDays", "rotation", "incidentLead")
 PERSON_FIELDS = ("name", "email", "phone")
 PHONE_RE = re.compile(r"^\+([1-9][0-9]{0,2}) ([0-9]{4,14})$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # Country calling code -> the trunk prefix PagerDuty refuses in the national number.
 TRUNK_PREFIX = {33: "0", 40: "0", 44: "0", 45: "0", 49: "0", 61: "0", 66: "0", 91: "0", 1: "1"}
 MAX_ROTATION_DAYS = 365
@@ -32,13 +31,6 @@ SHAPE = "an object {timeZone, handover, rotationDays, rotation: [person, ...], i
 PERSON = "an object {name, email, phone}"
 # Returned beside recorded problems, which refuse the stack before anything reads it.
 UNREADABLE = OnCallConfig("UTC", "", 1, (), OnCallPerson("", "", Phone(0, "")))
-
-
-def _unknown_fields(r: Reader, at: str, item: dict[str, Any], fields: tuple[str, ...], what: str) -> None:
-    for name in sorted(set(item) - set(fields)):
-        close = suggestion(str(name), fields)
-        hint = f"did you mean {close}?" if close else f"one of {', '.join(fields)}"
-        r.fail(f"{at}.{name}", item[name], f"not a field of {what}: {hint}")
 
 
 def phone(r: Reader, at: str, value: Any) -> Phone | None:
@@ -59,13 +51,13 @@ def person(r: Reader, at: str, item: Any) -> OnCallPerson | None:
     if not isinstance(item, dict):
         r.fail(at, item, PERSON)
         return None
-    _unknown_fields(r, at, item, PERSON_FIELDS, "a person")
+    r.unknown_fields(at, item, PERSON_FIELDS, "a person")
     name, email = item.get("name"), item.get("email")
     ok = True
     if not isinstance(name, str) or not name.strip() or name != name.strip():
         r.fail(f"{at}.name", name, "the person's name as PagerDuty shows it, with no leading or trailing spaces")
         ok = False
-    if not isinstance(email, str) or not EMAIL_RE.fullmatch(email):
+    if not isinstance(email, str) or not is_email(email):
         r.fail(f"{at}.email", email, "the e-mail address of the person's PagerDuty login")
         ok = False
     number = phone(r, f"{at}.phone", item.get("phone"))
@@ -96,7 +88,7 @@ def on_call(r: Reader, protected: bool) -> OnCallConfig | None:
     raw = r.structured("onCall", dict, SHAPE)
     if not raw:
         return UNREADABLE
-    _unknown_fields(r, "onCall", raw, ON_CALL_FIELDS, "onCall")
+    r.unknown_fields("onCall", raw, ON_CALL_FIELDS, "onCall")
     zone = raw.get("timeZone")
     if not isinstance(zone, str) or zone not in zoneinfo.available_timezones():
         r.fail("onCall.timeZone", zone, "an IANA time zone such as Europe/Paris (handover times are local to it)")

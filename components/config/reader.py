@@ -31,6 +31,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 K8S_VERSION_RE = re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$")
 SLACK_CHANNEL_RE = re.compile(r"^#[a-z0-9][a-z0-9_-]{0,79}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 BUCKET_SUFFIX_RE = re.compile(r"^[a-z0-9]{8,16}$")
 
 T = TypeVar("T")
@@ -100,11 +101,23 @@ class Reader:
             self.fail(key, value, allowed)
         return SecretValue(value or "")
 
+    def unknown_fields(self, at: str, item: Mapping[str, Any], fields: tuple[str, ...], what: str) -> None:
+        """A problem for every field of an object that ``fields`` does not list, with the
+        closest known field as a suggestion."""
+        for name in sorted(set(item) - set(fields)):
+            close = suggestion(str(name), fields)
+            hint = f"did you mean {close}?" if close else f"one of {', '.join(fields)}"
+            self.fail(f"{at}.{name}", item[name], f"not a field of {what}: {hint}")
+
 
 def suggestion(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to a misspelt one, if any is close."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def is_email(value: str) -> bool:
+    return bool(EMAIL_RE.fullmatch(value))
 
 
 def is_https_url(value: str) -> bool:

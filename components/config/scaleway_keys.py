@@ -20,7 +20,6 @@ from components.config.reader import (
     ipv4_network,
     is_name,
     is_positive_duration,
-    suggestion,
 )
 
 HOST_FIELDS = ("role", "offer", "osName", "osVersion", "cores", "isolatedCores", "hugepages1G")
@@ -120,10 +119,7 @@ def hosts(r: Reader) -> tuple[CriticalPathHost, ...]:
         if not isinstance(item, dict):
             r.fail(at, item, "an object {role, offer, osName, osVersion, cores, isolatedCores, hugepages1G}")
             continue
-        for field in sorted(set(item) - set(HOST_FIELDS)):
-            close = suggestion(str(field), HOST_FIELDS)
-            hint = f"did you mean {close}?" if close else f"one of {', '.join(HOST_FIELDS)}"
-            r.fail(f"{at}.{field}", item[field], f"not a field of a host: {hint}")
+        r.unknown_fields(at, item, HOST_FIELDS, "a host")
         role = item.get("role")
         if role not in ROLES:
             r.fail(f"{at}.role", role, f"one of {', '.join(ROLES)}")

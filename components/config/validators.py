@@ -35,6 +35,7 @@ from components.config.reader import (
     Reader,
     ipv4_network,
     is_dns_name,
+    is_email,
     is_https_url,
     is_name,
     is_positive_duration,
@@ -128,7 +129,7 @@ def _grafana(r: Reader) -> GrafanaConfig:
         ),
         acme_email=r.text(
             "acmeEmail",
-            lambda v: bool(re.fullmatch(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", v)),
+            is_email,
             "the e-mail address Let's Encrypt registers Grafana's certificate to",
         ),
         postgres_host=r.text(
