@@ -20,10 +20,9 @@ from components.observability.monitoring import Monitoring, MonitoringArgs
 from components.observability.network_policies import NetworkPolicies, NetworkPoliciesArgs
 from components.observability.tracing import Tracing, TracingArgs
 from components.outputs import export_all
-from components.scaleway import cost
+from components.scaleway import cost, hardware
 from components.scaleway.cluster import Cluster, ClusterArgs
 from components.scaleway.critical_path import CriticalPathHosts, CriticalPathHostsArgs
-from components.scaleway.host_config import HostEndpoints
 from components.scaleway.network import Network, NetworkArgs
 from components.scaleway.storage import ObjectStorage, ObjectStorageArgs
 from components.topology import MONITORING_NAMESPACE, OTLP_GRPC_IN_CLUSTER, OTLP_GRPC_PORT, OTLP_HTTP_IN_CLUSTER
@@ -37,6 +36,10 @@ except InvalidConfig as problems:
     raise pulumi.RunError("invalid stack configuration (see the problems above)") from None
 
 prefix, tags = config.prefix, config.tags
+# Each critical-path host's CPU layout, derived from its offer's hardware as Scaleway lists it.
+host_layouts = hardware.layouts(config, hardware.scaleway_offer)
+for warning in hardware.stock_warnings(config, hardware.scaleway_offer):
+    pulumi.log.warn(warning)
 
 # 2. Scaleway: network, cluster and pools, critical-path hosts, object storage.
 network = Network(
@@ -60,19 +63,18 @@ cluster = Cluster(
     ),
 )
 
-telemetry_endpoints = network.telemetry_gateway_address.apply(
-    lambda ip: HostEndpoints(otlp_grpc_endpoint=f"http://{ip}:{OTLP_GRPC_PORT}")
-)
-
 critical_path_hosts = CriticalPathHosts(
     "critical-path",
     CriticalPathHostsArgs(
         prefix=prefix,
         hosts=config.critical_path_hosts,
+        layouts=host_layouts,
+        tuning=config.host_tuning,
         network=config.network,
         private_network_id=network.private_network_id,
         ssh_key_ids=config.ssh_key_ids,
-        endpoints=telemetry_endpoints,
+        ssh_private_key=config.secrets.host_ssh_private_key.output() if config.secrets.host_ssh_private_key else None,
+        otlp_grpc_endpoint=network.telemetry_gateway_address.apply(lambda ip: f"http://{ip}:{OTLP_GRPC_PORT}"),
         protect=config.protect_stateful,
         tags=tags,
     ),

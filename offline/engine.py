@@ -13,6 +13,7 @@ Used by the offline render (``python -m offline <stack>``) and by the tests.  It
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import runpy
@@ -23,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from offline import scaleway_api
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 REDACTED = "[secret]"
@@ -32,12 +35,16 @@ PLACEHOLDERS = {
     "slackWebhookUrl": "https://hooks.slack.invalid/services/PLACEHOLDER-slack",
     "heartbeatUrl": "https://heartbeat.invalid/PLACEHOLDER-heartbeat",
     "grafanaPostgresPassword": "PLACEHOLDER-postgres-password",
+    "hostSshPrivateKey": (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nPLACEHOLDER-host-ssh-key\n-----END OPENSSH PRIVATE KEY-----\n"
+    ),
 }
 
 
 # What the mocks answer for generated secrets (a test checks they never appear in plaintext).
 GENERATED_PASSWORD = "offline-generated-password-00000000"
 GENERATED_SECRET_KEY = "00000000-offline-secret-key-000000000000"
+UPLINK = "eno1"
 PAGERDUTY_INTEGRATION_KEY = "0ff11e0ff11e0ff11e0ff11e0ff11e00"  # 32 characters, as PagerDuty issues them
 
 
@@ -254,6 +261,13 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                 state["integrationKey"] = PAGERDUTY_INTEGRATION_KEY
             elif args.typ == "pagerduty:index/service:Service":
                 state["htmlUrl"] = f"https://trading.pagerduty.invalid/service-directory/{rid}"
+            elif args.typ == "scaleway:elasticmetal/server:Server":
+                state = scaleway_api.attached_server(state)
+            elif args.typ == "command:remote:Command":
+                # The inventory's answer: an onboard NIC as systemd names it (no recorded answer
+                # exists; the netplan test runs the real netplan on what phase two writes for it).
+                state["stdout"] = UPLINK + "\n" if args.name.endswith("-inventory") else ""
+                state["stderr"] = ""
             elif args.typ == "scaleway:iam/apiKey:ApiKey":
                 state["accessKey"] = "SCWOFFLINEACCESSKEY0"
                 state["secretKey"] = GENERATED_SECRET_KEY
@@ -263,7 +277,7 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
             self.invokes.append((args.token, dict(args.args)))
             name = args.args.get("name", "")
             if args.token == "scaleway:elasticmetal/getOffer:getOffer":
-                return {"offerId": f"offer-{name}", "id": f"offer-{name}", "name": name}
+                return scaleway_api.get_offer(name, args.args.get("zone", ""))
             if args.token == "scaleway:elasticmetal/getOs:getOs":
                 return {"osId": f"os-{name}-{args.args.get('version', '')}", "id": f"os-{name}", "name": name}
             if args.token == "scaleway:elasticmetal/getOption:getOption":
@@ -326,7 +340,10 @@ def run(stack: str, overrides: dict[str, Any] | None = None) -> RenderResult:
         namespace = runpy.run_path(str(ROOT / "__main__.py"), run_name="trading_platform_program")
     except pulumi.RunError:
         # Let the error log reach the (mock) engine, so the next run starts with nothing pending.
-        _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+        # A failed invoke (an offer Scaleway does not list) is re-raised here; the program has
+        # reported it as a config problem already, as a real preview would print both.
+        with contextlib.suppress(Exception):
+            _sync_await(pulumi.runtime.stack.wait_for_rpcs())
         raise ProgramRefused(monitor.registrations) from None
     _sync_await(pulumi.runtime.stack.wait_for_rpcs())
 

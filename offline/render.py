@@ -12,7 +12,8 @@ Written files:
     rules/<file>.yaml       every PrometheusRule as a Prometheus rule file
     alertmanager.yaml       the Alertmanager configuration (offline placeholders for secrets)
     dashboards/<uid>.json   every Grafana dashboard
-    cloud-init/<role>.yaml  the cloud-init of every critical-path host
+    cloud-init/<role>.yaml  phase one of every critical-path host (first-boot cloud-init)
+    hosts/<role>-converge.sh  phase two of every critical-path host (run over SSH by `pulumi up`)
     manifests/<release>.yaml  what Kubernetes would receive: each release templated by Helm from the
                             pinned chart in ../shared/charts (offline/manifests.py)
 """
@@ -32,7 +33,7 @@ import yaml
 from components import preflight
 from components.config import InvalidConfig
 from offline import engine as offline
-from offline import manifests
+from offline import manifests, scaleway_api
 
 BUILD = offline.ROOT / "build"
 
@@ -93,6 +94,9 @@ def write(result: offline.RenderResult, out: Path) -> list[Path]:
         emit(f"dashboards/{board.get('uid', r.name)}.json", json.dumps(board, indent=2) + "\n")
     for r in result.of_type("scaleway:elasticmetal/server:Server"):
         emit(f"cloud-init/{r.name}.yaml", offline.unwrap(r.inputs.get("cloudInit", "")))
+    for r in result.of_type("command:remote:Command"):
+        if r.name.endswith("-converge"):
+            emit(f"hosts/{r.name}.sh", offline.unwrap(r.inputs.get("stdin", "")))
     if manifests.CHARTS_DIR.is_dir():
         for release in manifests.releases(result):
             emit(f"manifests/{release.name}.yaml", manifests.dump(release))
@@ -133,7 +137,7 @@ def render(stack: str) -> int:
     try:
         stack_file = offline.read_stack_file(stack)
         # Validate first, so a user mistake reads as a list of problems, not a traceback.
-        preflight.validate(stack_file.values, stack_file.secret_keys, stack)
+        preflight.validate(stack_file.values, stack_file.secret_keys, stack, scaleway_api.recorded_offer)
     except FileNotFoundError as missing:
         print(f"error: {missing}", file=sys.stderr)
         return 2

@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(prometheus prometheus-alertmanager postgresql postgresql-client nftables)
+DEBIAN_PACKAGES=(prometheus prometheus-alertmanager prometheus-node-exporter postgresql postgresql-client nftables
+  cloud-init netplan.io systemd chrony iproute2)
 
 python3 -m venv venv
 venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt

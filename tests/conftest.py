@@ -52,14 +52,16 @@ def reference() -> Path:
 
 
 def host(**changes: object) -> dict:
-    """A critical-path host entry of criticalPathHosts as the prod stack writes one, changed."""
+    """A critical-path host entry of criticalPathHosts, changed.  On EM-A315X-SSD, the offer the
+    review found over-committed: 4 cores, 8 threads, 60 GiB as Scaleway's API lists it
+    (offline/recorded/)."""
     base: dict = {
         "role": "market-data",
         "offer": "EM-A315X-SSD",
         "osName": "Ubuntu",
         "osVersion": "24.04 LTS (Noble Numbat)",
-        "cores": 16,
-        "isolatedCores": "2-13",
+        "installedOs": "Ubuntu 24.04 LTS (Noble Numbat)",
+        "housekeepingCores": 2,
         "hugepages1G": 8,
     }
     base.update(changes)

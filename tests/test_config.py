@@ -15,6 +15,7 @@ import yaml
 from components import config, preflight
 from conftest import ROOT, host, on_call
 from offline import engine as offline
+from offline.scaleway_api import recorded_offer
 
 
 def prod_raw(**overrides):
@@ -31,7 +32,7 @@ def prod_raw(**overrides):
 def problems_of(**overrides) -> list[config.Problem]:
     values, secret_keys = prod_raw(**overrides)
     with pytest.raises(config.InvalidConfig) as caught:
-        preflight.validate(values, secret_keys, "prod")
+        preflight.validate(values, secret_keys, "prod", recorded_offer)
     return caught.value.problems
 
 
@@ -84,19 +85,19 @@ BAD_INPUTS = [
         "isolated cores outside host",
         {"criticalPathHosts": [host(isolatedCores="2-19")]},
         "criticalPathHosts[0].isolatedCores",
-        "0-15",
+        "0-3",
     ),
     (
-        "no housekeeping core left",
-        {"criticalPathHosts": [host(isolatedCores="1-15")]},
-        "criticalPathHosts[0].isolatedCores",
-        "housekeeping",
+        "no core left to isolate",
+        {"criticalPathHosts": [host(housekeepingCores=4)]},
+        "criticalPathHosts[0].housekeepingCores",
+        "at least one core must be isolated",
     ),
     (
-        "core 0 isolated",
+        "housekeeping core isolated",
         {"criticalPathHosts": [host(isolatedCores="0-3")]},
         "criticalPathHosts[0].isolatedCores",
-        "core 0",
+        "housekeeping cores",
     ),
     (
         "huge pages negative",
@@ -215,7 +216,7 @@ def test_a_bad_value_is_shown_in_the_message():
 def test_a_secret_value_is_never_echoed():
     values, secret_keys = prod_raw(slackWebhookUrl="http://hooks.example.com/leaky-token-123")
     with pytest.raises(config.InvalidConfig) as caught:
-        preflight.validate(values, secret_keys, "prod")
+        preflight.validate(values, secret_keys, "prod", recorded_offer)
     assert "leaky-token-123" not in caught.value.report()
     assert "slackWebhookUrl = [secret]" in caught.value.report()
 
@@ -233,8 +234,8 @@ def test_valid_config_parses_cpu_lists_and_sizes():
     values, secret_keys = prod_raw()
     cfg = config.load(values, secret_keys, "prod")
     order = next(h for h in cfg.critical_path_hosts if h.role == "order-management")
-    assert order.isolated_cores == tuple(range(4, 14))
-    assert order.housekeeping_list == "0-3,14-15"
+    assert order.housekeeping_cores == 2 and order.isolated_cores is None  # derived from the offer
+    assert order.hot_threads == ("order-router", "venue-session", "drop-copy")
     assert config.parse_cpu_list("2-4,7,9-10") == (2, 3, 4, 7, 9, 10)
     assert config.format_cpu_list((0, 1, 2, 5, 7, 8)) == "0-2,5,7-8"
     assert config.size_in_bytes("40GiB") == 40 * 2**30

@@ -20,6 +20,7 @@ from components.config import InvalidConfig
 from components.scaleway import kubernetes_versions
 from conftest import ROOT, STACKS
 from offline import engine as offline
+from offline.scaleway_api import recorded_offer
 
 CLUSTER = "scaleway:kubernetes/cluster:Cluster"
 POOL = "scaleway:kubernetes/pool:Pool"
@@ -85,7 +86,7 @@ def version_problems(version: str, auto_upgrade: bool, today: dt.date) -> list[s
     from components import preflight
 
     try:
-        cfg = preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
+        cfg = preflight.validate(stack_file.values, stack_file.secret_keys, "prod", recorded_offer)
     except InvalidConfig as problems:
         return [str(p) for p in problems.problems if p.key == "kubernetesVersion"]
     return [str(p) for p in kubernetes_versions.version_problems(cfg, today)]

@@ -12,6 +12,7 @@ from components.alerting import rules as alerting
 from components.config import InvalidConfig
 from components.observability import sizing
 from offline import engine as offline
+from offline.scaleway_api import recorded_offer
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PERMANENT = {"platform.trading/pool": "permanent"}
@@ -225,7 +226,7 @@ def test_a_permanent_node_too_small_is_a_config_error_naming_the_biggest_consume
         }
     )
     with pytest.raises(InvalidConfig) as caught:
-        preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
+        preflight.validate(stack_file.values, stack_file.secret_keys, "prod", recorded_offer)
     texts = [str(p) for p in caught.value.problems if p.key == "permanentPoolNodeType"]
     assert any("cores requested" in t and "biggest: prometheus 1 cores" in t for t in texts), texts
     assert any("MiB requested" in t and "biggest: prometheus 4096 MiB" in t for t in texts), texts

@@ -16,6 +16,7 @@ from components import preflight
 from components.config import InvalidConfig
 from conftest import ROOT
 from offline import engine as offline
+from offline.scaleway_api import recorded_offer
 
 REPLACED_BY = {
     # internal/services/vpc/vpc.go, private_network.go
@@ -96,7 +97,7 @@ def test_the_monitoring_namespace_that_holds_the_volumes_is_protected_in_prod(pr
 def test_a_range_change_in_prod_is_refused_by_validation_with_what_it_would_replace(key, value, replaces):
     stack_file = offline.read_stack_file("prod", {key: value})
     with pytest.raises(InvalidConfig) as caught:
-        preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
+        preflight.validate(stack_file.values, stack_file.secret_keys, "prod", recorded_offer)
     [problem] = [str(p) for p in caught.value.problems if p.key == key]
     assert problem.startswith(f"trading-platform:{key} = '{value}': the deployed range ")
     assert replaces in problem and "README 'Replacements'" in problem
@@ -104,13 +105,13 @@ def test_a_range_change_in_prod_is_refused_by_validation_with_what_it_would_repl
 
 def test_a_range_change_in_an_unprotected_stack_is_allowed():
     stack_file = offline.read_stack_file("dev", {"podCidr": "100.96.0.0/15"})
-    preflight.validate(stack_file.values, stack_file.secret_keys, "dev")
+    preflight.validate(stack_file.values, stack_file.secret_keys, "dev", recorded_offer)
 
 
 def test_a_protected_stack_must_record_its_deployed_ranges():
     stack_file = offline.read_stack_file("prod", {"deployedNetwork": None})
     with pytest.raises(InvalidConfig) as caught:
-        preflight.validate(stack_file.values, stack_file.secret_keys, "prod")
+        preflight.validate(stack_file.values, stack_file.secret_keys, "prod", recorded_offer)
     keys = {p.key for p in caught.value.problems}
     assert {"deployedNetwork.privateSubnet", "deployedNetwork.podCidr", "deployedNetwork.serviceCidr"} <= keys
 

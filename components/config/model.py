@@ -107,25 +107,46 @@ class PoolConfig:
 
 @dataclass(frozen=True)
 class CriticalPathHost:
+    """One bare-metal host of the trading path.  Its CPU layout is derived from its offer's
+    hardware at preview time (components/scaleway/hardware.py), not declared here."""
+
     role: str
     offer: str
+    fallback_offer: str | None  # used for a new host while ``offer`` is out of stock
     os_name: str
     os_version: str
-    cores: int
-    isolated_cores: tuple[int, ...]
+    installed_os: str | None  # the lock: what is installed; a different osName/osVersion reinstalls
+    allow_reinstall: bool
+    housekeeping_cores: int  # physical cores left to the kernel, IRQs and agents
+    isolated_cores: tuple[int, ...] | None  # None: every other physical core
+    hot_threads: tuple[str, ...]  # each pinned to its own isolated core, in order
     hugepages_1g: int
 
     @property
-    def isolated_list(self) -> str:
-        return format_cpu_list(self.isolated_cores)
+    def os(self) -> str:
+        return f"{self.os_name} {self.os_version}"
 
-    @property
-    def housekeeping_cores(self) -> tuple[int, ...]:
-        return tuple(c for c in range(self.cores) if c not in self.isolated_cores)
 
-    @property
-    def housekeeping_list(self) -> str:
-        return format_cpu_list(self.housekeeping_cores)
+@dataclass(frozen=True)
+class TimeServer:
+    host: str
+    nts: bool  # authenticated (Network Time Security); chrony refuses an unauthenticated answer
+
+
+@dataclass(frozen=True)
+class HostTuning:
+    """Stack-wide low-latency choices for the critical-path hosts (README "Critical-path hosts")."""
+
+    smt: bool
+    c_states: str  # "C1" | "poll" | "default"
+    turbo: bool
+    transparent_hugepages: str  # "never" | "madvise"
+    watchdogs: bool
+    nic_rx_usecs: int
+    unattended_upgrades: bool
+    time_servers: tuple[TimeServer, ...]
+    clock_offset_bound_us: int
+    ssh_user: str
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,7 @@ class Secrets:
     slack_webhook_url: SecretValue
     heartbeat_url: SecretValue
     grafana_postgres_password: SecretValue
+    host_ssh_private_key: SecretValue | None = None  # phase two of the hosts connects with it
 
 
 @dataclass(frozen=True)
@@ -211,6 +233,7 @@ class StackConfig:
     compute_pool: PoolConfig
     low_latency_pool: PoolConfig | None
     critical_path_hosts: tuple[CriticalPathHost, ...]
+    host_tuning: HostTuning
     ssh_key_ids: tuple[str, ...]
     workload_namespaces: tuple[str, ...]
     observability: ObservabilityConfig

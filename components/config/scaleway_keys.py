@@ -3,17 +3,13 @@
 from components.config.model import (
     AutoscalerConfig,
     ClusterConfig,
-    CriticalPathHost,
     NetworkConfig,
     PoolConfig,
-    format_cpu_list,
-    parse_cpu_list,
 )
 from components.config.reader import (
     AUTOSCALER_EXPANDERS,
     K8S_VERSION_RE,
     RFC1918,
-    ROLES,
     WEEKDAYS,
     ZONES_BY_REGION,
     Reader,
@@ -21,8 +17,6 @@ from components.config.reader import (
     is_name,
     is_positive_duration,
 )
-
-HOST_FIELDS = ("role", "offer", "osName", "osVersion", "cores", "isolatedCores", "hugepages1G")
 
 
 def network(r: Reader) -> NetworkConfig:
@@ -104,71 +98,3 @@ def pools(r: Reader) -> tuple[PoolConfig, PoolConfig, PoolConfig | None]:
         size = r.integer("lowLatencyPoolSize", 1, 100)
         low_latency = PoolConfig(node_type(r, "lowLatencyPoolNodeType"), size, size, size, False)
     return permanent, compute, low_latency
-
-
-def hosts(r: Reader) -> tuple[CriticalPathHost, ...]:
-    items = r.structured(
-        "criticalPathHosts",
-        list,
-        "a JSON list of hosts: {role, offer, osName, osVersion, cores, isolatedCores, hugepages1G}",
-    )
-    hosts: list[CriticalPathHost] = []
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        at = f"criticalPathHosts[{i}]"
-        if not isinstance(item, dict):
-            r.fail(at, item, "an object {role, offer, osName, osVersion, cores, isolatedCores, hugepages1G}")
-            continue
-        r.unknown_fields(at, item, HOST_FIELDS, "a host")
-        role = item.get("role")
-        if role not in ROLES:
-            r.fail(f"{at}.role", role, f"one of {', '.join(ROLES)}")
-        elif role in seen:
-            r.fail(f"{at}.role", role, "each role once: one host per role")
-        seen.add(str(role))
-        for name in ("offer", "osName", "osVersion"):
-            value = item.get(name)
-            if not isinstance(value, str) or not value.strip():
-                r.fail(f"{at}.{name}", item.get(name), "a non-empty name as Scaleway lists it")
-        cores = item.get("cores")
-        if not isinstance(cores, int) or isinstance(cores, bool) or not 2 <= cores <= 512:
-            r.fail(f"{at}.cores", cores, "the host's logical CPU count, a whole number from 2 to 512")
-            cores = 0
-        iso_text = item.get("isolatedCores")
-        isolated: tuple[int, ...] = ()
-        try:
-            isolated = parse_cpu_list(str(iso_text)) if isinstance(iso_text, str) else parse_cpu_list("")
-        except ValueError:
-            r.fail(f"{at}.isolatedCores", iso_text, "a CPU list such as 2-7,10 (ascending ranges, no spaces)")
-        if isolated and cores:
-            outside = [c for c in isolated if c >= cores]
-            if outside:
-                r.fail(
-                    f"{at}.isolatedCores",
-                    iso_text,
-                    f"cores within 0-{cores - 1} (the host has {cores}); {format_cpu_list(tuple(outside))} is outside",
-                )
-            elif 0 in isolated:
-                r.fail(f"{at}.isolatedCores", iso_text, "core 0 must stay a housekeeping core")
-            elif len(isolated) >= cores - 1:
-                r.fail(
-                    f"{at}.isolatedCores",
-                    iso_text,
-                    f"at least 2 of the {cores} cores left for housekeeping (kernel, IRQs, node-exporter, agents)",
-                )
-        pages = item.get("hugepages1G")
-        if not isinstance(pages, int) or isinstance(pages, bool) or not 0 <= pages <= 1024:
-            r.fail(f"{at}.hugepages1G", pages, "a whole number of 1 GiB huge pages from 0 to 1024")
-            pages = 0
-        hosts.append(
-            CriticalPathHost(
-                str(role),
-                str(item.get("offer")),
-                str(item.get("osName")),
-                str(item.get("osVersion")),
-                cores,
-                isolated,
-                pages,
-            )
-        )
-    return tuple(hosts)

@@ -182,8 +182,18 @@ KEYS: tuple[Key, ...] = (
         "criticalPathHosts",
         "object",
         [],
-        "List of {role: market-data|strategy|order-management, offer: Elastic Metal offer name, osName, osVersion, "
-        'cores: logical CPUs, isolatedCores: CPU list such as "2-13", hugepages1G: 1 GiB huge pages}; [] for none.',
+        "List of {role: market-data|strategy|order-management, offer and fallbackOffer: Elastic Metal offers, "
+        "osName, osVersion, installedOs: the lock (required when protected), allowReinstall, housekeepingCores "
+        "(default 2 physical cores), isolatedCores: optional CPU list checked against the offer, hotThreads: one "
+        "isolated core each, hugepages1G}; [] for none. The CPU layout is derived from the offer's hardware.",
+    ),
+    Key(
+        "hostTuning",
+        "object",
+        {},
+        "Low-latency choices of the critical-path hosts: smt, cStates, turbo, transparentHugepages, watchdogs, "
+        "nicRxUsecs, unattendedUpgrades, timeServers, clockOffsetBoundMicroseconds, sshUser (defaults and "
+        "reasons: README 'Critical-path hosts').",
     ),
     Key("sshKeyIds", "array", [], "Scaleway IAM SSH key ids installed on the bare-metal hosts."),
     Key(
@@ -272,6 +282,13 @@ KEYS: tuple[Key, ...] = (
         "(README 'Alert routing and escalation').",
     ),
     Key("grafanaPostgresPassword", "secret", REQUIRED, "Password of grafanaPostgresUser."),
+    Key(
+        "hostSshPrivateKey",
+        "secret",
+        None,
+        "Private key of one of sshKeyIds: phase two of the critical-path hosts connects with it. "
+        "Required when criticalPathHosts is not empty.",
+    ),
 )
 BY_NAME: dict[str, Key] = {k.name: k for k in KEYS}
 SECRET_KEYS: tuple[str, ...] = tuple(k.name for k in KEYS if k.kind == "secret")
@@ -293,7 +310,7 @@ def markdown_table() -> str:
 
     def shown(key: Key) -> str:
         if key.kind == "secret":
-            return "secret, required"
+            return "secret, required" if key.required else "secret, when needed"
         if key.required:
             return "required"
         return f"`{key.default!r}`".replace("'", '"') if not isinstance(key.default, str) else f"`{key.default}`"

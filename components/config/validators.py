@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlparse
 
-from components.config import on_call_keys, scaleway_keys, schema
+from components.config import host_keys, on_call_keys, scaleway_keys, schema
 from components.config.model import (
     PROJECT,
     AlertingConfig,
@@ -208,11 +208,18 @@ def _finite_positive(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-def _secrets(r: Reader) -> Secrets:
+def _secrets(r: Reader, hosts_declared: bool) -> Secrets:
     return Secrets(
         slack_webhook_url=r.secret("slackWebhookUrl", is_https_url, "an https:// Slack incoming-webhook URL"),
         heartbeat_url=r.secret("heartbeatUrl", is_https_url, "an https:// dead-man's-switch URL"),
         grafana_postgres_password=r.secret("grafanaPostgresPassword"),
+        host_ssh_private_key=r.secret(
+            "hostSshPrivateKey",
+            lambda v: v.startswith("-----BEGIN ") and "PRIVATE KEY-----" in v,
+            "the PEM/OpenSSH private key of one of sshKeyIds (for phase two of the hosts)",
+        )
+        if hosts_declared
+        else None,
     )
 
 
@@ -308,9 +315,7 @@ def load(
     ``raw`` holds every key the stack sets in the project's namespace, defaults merged."""
     # Pulumi applies the defaults Pulumi.yaml declares; the object-valued keys it cannot declare
     # take theirs from the schema here.
-    undeclared = {
-        k.name: json.dumps(k.default) for k in schema.KEYS if not k.declared_in_pulumi_yaml and not k.required
-    }
+    undeclared = {k.name: json.dumps(k.default) for k in schema.KEYS if k.kind == "object" and not k.required}
     r = Reader({**undeclared, **raw}, frozenset(secret_keys))
     _unknown_keys(r)
     environment = r.text("environment", lambda v: v in ("dev", "staging", "prod"), "one of dev, staging, prod")
@@ -327,10 +332,12 @@ def load(
                 "the id (a lowercase UUID) of an SSH key registered in Scaleway IAM "
                 "(`scw iam ssh-key list`), not the public key itself",
             )
+    protect = r.boolean("protectStateful") or protected
+    hosts = host_keys.hosts(r, protect)
     cfg = StackConfig(
         stack=stack,
         environment=environment,
-        protect_stateful=r.boolean("protectStateful") or protected,
+        protect_stateful=protect,
         organization_id=r.text(
             "organizationId",
             lambda v: bool(UUID_RE.fullmatch(v)),
@@ -348,14 +355,15 @@ def load(
         permanent_pool=permanent,
         compute_pool=compute,
         low_latency_pool=low_latency,
-        critical_path_hosts=scaleway_keys.hosts(r),
+        critical_path_hosts=hosts,
+        host_tuning=host_keys.host_tuning(r),
         ssh_key_ids=tuple(str(k) for k in ssh_keys),
         workload_namespaces=_namespaces(r),
         observability=_observability(r),
         alerting=_alerting(r, protected),
         grafana=_grafana(r),
         node_allocatable=_allocatable(r),
-        secrets=_secrets(r),
+        secrets=_secrets(r, bool(hosts)),
     )
     _cross_checks(r, cfg)
     for check in checks:
