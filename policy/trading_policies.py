@@ -36,6 +36,7 @@ SECRET_BEARING = {
     "grafana:oss/dataSource:DataSource": ("secureJsonDataEncoded",),
     "pulumi:providers:grafana": ("auth",),
     "pulumi:providers:kubernetes": ("kubeconfig",),
+    "command:remote:Command": ("connection",),  # the SSH private key, a Pulumi secret
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -234,3 +235,18 @@ def start(sink, rendered_configs, tmp_path) -> Iterator:
     for am in started:
         if am.process.poll() is None:
             am.stop()
+
+
+def phase_two(prod, role: str, root: Path) -> dict[str, str]:
+    """Run the file-writing part of the host's converge script with bash, ``install`` writing
+    under ``root``; return {path: content} of what it wrote."""
+    script = offline.unwrap(prod.one("command:remote:Command", f"critical-path-{role}-converge").inputs["stdin"])
+    part = script.split("# 2. Files.\n", 1)[1].split("# 3. ", 1)[0]
+    shim = (
+        'install() { local mode=$3 target="$ROOT$5"; mkdir -p "$(dirname "$target")"; '
+        'cat > "$target"; chmod "$mode" "$target"; }\n'
+    )
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", shim + part], env={"ROOT": str(root), "PATH": "/usr/bin:/bin"}, check=True
+    )
+    return {"/" + p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}

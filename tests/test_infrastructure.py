@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, STACKS
+from conftest import ROOT, STACKS, phase_two
 from offline import engine as offline
+from offline import scaleway_api
 
 POOL = "scaleway:kubernetes/pool:Pool"
 SERVER = "scaleway:elasticmetal/server:Server"
@@ -116,23 +117,30 @@ def test_prod_declares_one_protected_host_per_role_on_the_private_network(prod):
         [attachment] = server.inputs["privateNetworks"]
         assert attachment["id"] == "network-private-id" and len(attachment["ipamIpIds"]) == 1
         assert server.inputs["options"] == [{"id": "option-Private Network"}]
-        assert server.inputs["offer"] == "offer-EM-A315X-SSD"
+        # The id Scaleway's API gives the stack's offer (offline/recorded/, the API's own answer).
+        assert server.inputs["offer"] == scaleway_api.offers("fr-par-2")["EM-I220E-NVME"]["id"]
         assert server.inputs["os"] == "os-Ubuntu-24.04 LTS (Noble Numbat)"
         assert server.inputs["sshKeyIds"] == stack_yaml("prod")["sshKeyIds"]
     looked_up = {(token, args.get("name")) for token, args in prod.invokes}
     assert ("scaleway:elasticmetal/getOption:getOption", "Private Network") in looked_up
 
 
-def test_cloud_init_carries_each_hosts_tuning(prod):
+def test_each_host_carries_its_tuning_in_its_two_phases(prod, tmp_path):
     hosts = {h["role"]: h for h in stack_yaml("prod")["criticalPathHosts"]}
     ips = prod.outputs["critical_path_private_ips"]
+    gateway = prod.outputs["otlp_grpc_private_endpoint"]
+    assert gateway.startswith("http://172.16.16.") and gateway.endswith(":4317")
     for role, host in hosts.items():
-        document = prod.one(SERVER, f"critical-path-{role}").inputs["cloudInit"]
-        assert document.startswith("#cloud-config\n")
-        parsed = yaml.safe_load(document)
-        files = {f["path"]: f["content"] for f in parsed["write_files"]}
+        # Phase one: the firewall, from the first boot.
+        first = yaml.safe_load(prod.one(SERVER, f"critical-path-{role}").inputs["cloudInit"])
+        [firewall] = first["write_files"]
+        assert "tcp dport 22 ip saddr { 203.0.113.0/28, 198.51.100.10/32 } accept" in firewall["content"]
+        assert "policy drop" in firewall["content"]
+        # Phase two: the layout derived from the offer's core count as Scaleway lists it.
+        cores = scaleway_api.offers("fr-par-2")[host["offer"]]["cpus"][0]["core_count"]
+        iso = f"{host['housekeepingCores']}-{cores - 1}"
+        files = phase_two(prod, role, tmp_path / role)
         grub = files["/etc/default/grub.d/90-trading-low-latency.cfg"]
-        iso = host["isolatedCores"]
         for arg in (
             f"nohz_full={iso}",
             f"rcu_nocbs={iso}",
@@ -142,15 +150,10 @@ def test_cloud_init_carries_each_hosts_tuning(prod):
         ):
             assert arg in grub, (role, arg)
         unit = files[f"/etc/systemd/system/trading-{role}.service"]
-        assert f"CPUAffinity={iso.replace(',', ' ')}" in unit
+        assert f"TRADING_CPU_{host['hotThreads'][0].upper().replace('-', '_')}={host['housekeepingCores']}" in unit
         assert f"--web.listen-address={ips[role]}:9100" in files["/etc/default/prometheus-node-exporter"]
-        assert ["systemctl", "disable", "--now", "irqbalance"] in parsed["runcmd"]
-        assert "scaling_governor" in files["/usr/local/sbin/trading-tune-cpu"]
-        assert "tcp dport 22 ip saddr { 203.0.113.0/28, 198.51.100.10/32 } accept" in files["/etc/nftables.conf"]
-        assert "policy drop" in files["/etc/nftables.conf"]
+        assert "scaling_governor" in files["/usr/local/sbin/trading-tune"]
         # Logs, traces and metrics go to the telemetry gateway's reserved private address.
-        gateway = prod.outputs["otlp_grpc_private_endpoint"]
-        assert gateway.startswith("http://172.16.16.") and gateway.endswith(":4317")
         assert f"OTEL_EXPORTER_OTLP_ENDPOINT={gateway}" in unit
         assert f'endpoint = "{gateway.removeprefix("http://")}"' in files["/etc/alloy/config.alloy"]
 
@@ -206,8 +209,9 @@ def test_cost_estimate_counts_everything_that_bills(renders, stack):
         if not pool.inputs["autoscaling"]:
             fixed += pool.inputs["size"] * hourly[pool.inputs["nodeType"]]["eur"]
     servers = result.of_type("scaleway:elasticmetal/server:Server")
-    for server in servers:  # the mocks name an offer id "offer-<name>"
-        fixed += hourly[server.inputs["offer"].removeprefix("offer-")]["eur"] + hourly["privateNetworkOption"]["eur"]
+    offer_names = {o["id"]: name for name, o in scaleway_api.offers("fr-par-2").items()}  # as the API lists them
+    for server in servers:
+        fixed += hourly[offer_names[server.inputs["offer"]]]["eur"] + hourly["privateNetworkOption"]["eur"]
     fixed += sum(
         hourly[k]["eur"] * len(result.of_type(t))
         for k, t in (

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -260,8 +262,27 @@ def reference_metrics(reference: Path) -> set[str]:
     return names
 
 
-def test_every_metric_in_a_rule_exists_in_the_reference(reference):
+def selfcheck_metrics(tmp_path: Path) -> set[str]:
+    """The series the hosts' own self-check writes: run it on this machine's /proc and /sys
+    with a synchronised chronyc answer, and read the names from its textfile."""
+    expected = {
+        "kernel_arguments": [], "isolated": "", "housekeeping": "0", "online_cpus": 1, "hugepages_1g": 0,
+        "thp": "never", "clock_bound_seconds": 0.001,
+    }  # fmt: skip
+    (tmp_path / "expected.json").write_text(json.dumps(expected))
+    (tmp_path / "chronyc.csv").write_text(
+        "C0A80101,192.168.1.1,3,1503476410.123456789,0.000000035,-0.000009484,0.000077128,"
+        "-1.543,-0.000,0.006,0.000387553,0.000166123,64.1,Normal\n"
+    )
+    script = ROOT / "components" / "scaleway" / "host_selfcheck.py"
+    args = ["--expected", str(tmp_path / "expected.json"), "--chronyc-output", str(tmp_path / "chronyc.csv")]
+    subprocess.run([sys.executable, str(script), *args, "--textfile", str(tmp_path / "out.prom")], capture_output=True)
+    return set(re.findall(r"^# TYPE (\w+) ", (tmp_path / "out.prom").read_text(), re.M))
+
+
+def test_every_metric_in_a_rule_exists_in_the_reference(reference, tmp_path):
     known = reference_metrics(reference) | SYNTHETIC | {r["record"] for r in all_rules() if "record" in r}
+    known |= selfcheck_metrics(tmp_path)
     for rule in all_rules():
         unknown = metric_names(rule["expr"]) - known
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: unknown metric(s) {unknown}"
