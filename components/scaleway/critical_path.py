@@ -10,10 +10,8 @@ the next host is touched.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_command import remote
@@ -49,18 +47,17 @@ def _bare_address(cidr: str) -> str:
     return cidr.split("/")[0]
 
 
-def _public_ipv4(ips: Sequence[Any] | None) -> str:
+def _public_ipv4(ips: Sequence[elasticmetal.outputs.ServerIp] | None) -> str:
     for ip in ips or []:
-        if (ip.get("version") if isinstance(ip, dict) else ip.version) == "IPv4":
-            return str(ip.get("address") if isinstance(ip, dict) else ip.address)
+        if ip.version == "IPv4" and ip.address:
+            return ip.address
     raise ValueError("the server has no public IPv4 address to reach it over SSH")
 
 
-def _vlan(networks: list[Any] | None) -> int:
+def _vlan(networks: Sequence[elasticmetal.outputs.ServerPrivateNetwork] | None) -> int:
     for pn in networks or []:
-        vlan = pn.get("vlan") if isinstance(pn, dict) else pn.vlan
-        if vlan:
-            return int(vlan)
+        if pn.vlan:
+            return pn.vlan
     raise ValueError("the server's private network attachment has no VLAN id yet")
 
 
@@ -68,11 +65,7 @@ class CriticalPathHosts(pulumi.ComponentResource):
     def __init__(self, name: str, args: CriticalPathHostsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("trading:infra:CriticalPathHosts", name, None, opts)
         zone, child = args.network.zone, pulumi.ResourceOptions(parent=self, protect=args.protect)
-        self.servers: dict[str, elasticmetal.Server] = {}
         self.private_ips: dict[str, pulumi.Output[str]] = {}
-        self.cloud_init: dict[str, pulumi.Output[str]] = {}
-        self.converge: dict[str, remote.Command] = {}
-        self.self_checks: dict[str, remote.Command] = {}
         if not args.hosts:
             self.register_outputs({"private_ips": self.private_ips})
             return
@@ -90,7 +83,6 @@ class CriticalPathHosts(pulumi.ComponentResource):
             for host in args.hosts
         }
         self.private_ips = {role: ip.address.apply(_bare_address) for role, ip in addresses.items()}
-        prefix_length = ipaddress.IPv4Network(args.network.private_subnet).prefixlen
         all_ips = pulumi.Output.all(*self.private_ips.values())
         previous: remote.Command | None = None
         for host in args.hosts:
@@ -98,7 +90,6 @@ class CriticalPathHosts(pulumi.ComponentResource):
             where = pulumi.Output.all(self.private_ips[host.role], all_ips, args.otlp_grpc_endpoint).apply(
                 lambda v: HostAddresses(
                     private_ip=v[0],
-                    prefix_length=prefix_length,
                     private_subnet=args.network.private_subnet,
                     peers=tuple(ip for ip in v[1] if ip != v[0]),
                     ssh_allow_list=args.network.ssh_allow_list,
@@ -132,8 +123,6 @@ class CriticalPathHosts(pulumi.ComponentResource):
                 # installed host keeps its hardware.  The OS is locked by installedOs (config).
                 opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["offer"])),
             )
-            self.servers[host.role] = server
-            self.cloud_init[host.role] = document
             if args.ssh_private_key is not None:
                 previous = self._phase_two(name, host, layout, args, server, where, previous)
         self.register_outputs({"private_ips": self.private_ips})
@@ -160,27 +149,26 @@ class CriticalPathHosts(pulumi.ComponentResource):
         )
         opts = pulumi.ResourceOptions(parent=self, depends_on=[server])
         inventory = remote.Command(f"{name}-{host.role}-inventory", connection=connection, create=INVENTORY, opts=opts)
-        script = pulumi.Output.all(inventory.stdout, server.private_networks, where).apply(
+        script: pulumi.Output[str] = pulumi.Output.all(inventory.stdout, server.private_networks, where).apply(
             lambda v: host_phases.converge(
                 layout, args.tuning, host_phases.files(layout, args.tuning, v[2], v[0].strip(), _vlan(v[1]))
             )
         )
+        digest = script.apply(host_phases.digest)  # a new script re-runs converge and the self-check
         converge = remote.Command(
             f"{name}-{host.role}-converge",
             connection=connection,
             # The script is saved first and run with no stdin: no command in it can eat its rest.
             create='t=$(mktemp) && cat > "$t" && sudo /bin/bash "$t" </dev/null; rc=$?; rm -f "$t"; exit $rc',
             stdin=script,
-            triggers=[script.apply(host_phases.digest)],
+            triggers=[digest],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[inventory, *([previous] if previous else [])]),
         )
         self_check = remote.Command(
             f"{name}-{host.role}-self-check",
             connection=connection,
             create=host_phases.await_selfcheck(),
-            triggers=[script.apply(host_phases.digest)],
+            triggers=[digest],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[converge]),
         )
-        self.converge[host.role] = converge
-        self.self_checks[host.role] = self_check
         return self_check

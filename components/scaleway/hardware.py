@@ -84,9 +84,14 @@ class HostLayout:
     pinned: dict[str, int]  # hot thread -> isolated CPU
     hugepages_1g: int
 
+    @property
+    def siblings(self) -> dict[int, int]:
+        """Each core's SMT sibling, when SMT is on and the CPU has it."""
+        smt = self.smt and self.offer.threads > self.offer.cores
+        return {c: c + self.offer.cores for c in range(self.offer.cores)} if smt else {}
+
     def _with_siblings(self, cores: Iterable[int]) -> tuple[int, ...]:
-        siblings = [c + self.offer.cores for c in cores] if self.smt and self.offer.threads > self.offer.cores else []
-        return tuple(sorted([*cores, *siblings]))
+        return tuple(sorted([*cores, *(self.siblings[c] for c in cores if c in self.siblings)]))
 
     @property
     def online_cpus(self) -> int:
@@ -112,10 +117,15 @@ def chosen_offer(host: CriticalPathHost, zone: str, lookup: OfferLookup) -> Offe
     return primary
 
 
+def _isolated(host: CriticalPathHost, offer: Offer) -> tuple[int, ...]:
+    """The stack's isolatedCores, or every physical core after the housekeeping ones."""
+    return host.isolated_cores or tuple(range(host.housekeeping_cores, offer.cores))
+
+
 def derive(host: CriticalPathHost, offer: Offer, tuning: HostTuning) -> HostLayout:
     """The layout of a host whose config ``problems`` accepted."""
     housekeeping = tuple(range(host.housekeeping_cores))
-    isolated = host.isolated_cores or tuple(range(host.housekeeping_cores, offer.cores))
+    isolated = _isolated(host, offer)
     return HostLayout(
         role=host.role,
         offer=offer,
@@ -139,7 +149,7 @@ def _fit_problems(at: str, host: CriticalPathHost, offer: Offer) -> list[Problem
                 f"fewer than the {offer.cores} physical cores of {where}: at least one core must be isolated",
             )
         )
-    isolated = host.isolated_cores or tuple(range(host.housekeeping_cores, offer.cores))
+    isolated = _isolated(host, offer)
     if host.isolated_cores:
         outside = [c for c in host.isolated_cores if c >= offer.cores]
         overlap = [c for c in host.isolated_cores if c < host.housekeeping_cores]

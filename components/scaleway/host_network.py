@@ -10,6 +10,7 @@ before the VLAN exists (``iifname`` matches by name).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import yaml
@@ -25,11 +26,14 @@ class HostAddresses:
     """Where a host sits on the private network, and who may talk to it."""
 
     private_ip: str  # the host's IPAM address
-    prefix_length: int  # of the private subnet
     private_subnet: str  # the cluster's nodes, load balancers and gateway are all in it
     peers: tuple[str, ...]  # the other critical-path hosts' private addresses
     ssh_allow_list: tuple[str, ...]
     otlp_grpc_endpoint: str  # the cluster's OpenTelemetry gateway, on the private network
+
+    @property
+    def prefix_length(self) -> int:
+        return ipaddress.IPv4Network(self.private_subnet).prefixlen
 
 
 def netplan_vlan(uplink: str, vlan: int, addresses: HostAddresses) -> str:

@@ -186,11 +186,6 @@ def service_unit(layout: HostLayout, otlp_grpc_endpoint: str) -> str:
 
 def expected(layout: HostLayout, tuning: HostTuning) -> str:
     """What trading-selfcheck compares the running kernel with."""
-    siblings = (
-        {str(c): c + layout.offer.cores for c in range(layout.offer.cores)}
-        if tuning.smt and layout.offer.threads > layout.offer.cores
-        else {}
-    )
     return json.dumps(
         {
             "role": layout.role,
@@ -199,7 +194,7 @@ def expected(layout: HostLayout, tuning: HostTuning) -> str:
             "isolated": layout.isolated_list,
             "housekeeping": layout.housekeeping_list,
             "online_cpus": layout.online_cpus,
-            "siblings": siblings,
+            "siblings": {str(core): sibling for core, sibling in layout.siblings.items()},
             "hugepages_1g": layout.hugepages_1g,
             "thp": tuning.transparent_hugepages,
             "clock_bound_seconds": tuning.clock_offset_bound_us / 1e6,
