@@ -149,9 +149,10 @@ class CriticalPathHosts(pulumi.ComponentResource):
         )
         opts = pulumi.ResourceOptions(parent=self, depends_on=[server])
         inventory = remote.Command(f"{name}-{host.role}-inventory", connection=connection, create=INVENTORY, opts=opts)
-        script: pulumi.Output[str] = pulumi.Output.all(inventory.stdout, server.private_networks, where).apply(
+        vlan = server.private_networks.apply(_vlan)  # typed outputs only outside Output.all
+        script: pulumi.Output[str] = pulumi.Output.all(inventory.stdout, vlan, where).apply(
             lambda v: host_phases.converge(
-                layout, args.tuning, host_phases.files(layout, args.tuning, v[2], v[0].strip(), _vlan(v[1]))
+                layout, args.tuning, host_phases.files(layout, args.tuning, v[2], v[0].strip(), v[1])
             )
         )
         digest = script.apply(host_phases.digest)  # a new script re-runs converge and the self-check
