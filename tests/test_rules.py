@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import yaml
 from scrape_model import ScrapeModel, parse_series, scraped_test_document
 
 from components.alerting import rules as alerting
-from conftest import ROOT, STACKS, require_tool
+from conftest import ROOT, STACKS, require_tool, selfcheck_metrics
 from offline import render
 
 RULES = ROOT / "rules"
@@ -260,24 +258,6 @@ def reference_metrics(reference: Path) -> set[str]:
                 if path.name == "otelcol.txt" and len(columns) > 3 and columns[1] == "Sum" and columns[3] == "true":
                     names.add(columns[0].strip() + "_total")
     return names
-
-
-def selfcheck_metrics(tmp_path: Path) -> set[str]:
-    """The series the hosts' own self-check writes: run it on this machine's /proc and /sys
-    with a synchronised chronyc answer, and read the names from its textfile."""
-    expected = {
-        "kernel_arguments": [], "isolated": "", "housekeeping": "0", "online_cpus": 1, "hugepages_1g": 0,
-        "thp": "never", "clock_bound_seconds": 0.001,
-    }  # fmt: skip
-    (tmp_path / "expected.json").write_text(json.dumps(expected))
-    (tmp_path / "chronyc.csv").write_text(
-        "C0A80101,192.168.1.1,3,1503476410.123456789,0.000000035,-0.000009484,0.000077128,"
-        "-1.543,-0.000,0.006,0.000387553,0.000166123,64.1,Normal\n"
-    )
-    script = ROOT / "components" / "scaleway" / "host_selfcheck.py"
-    args = ["--expected", str(tmp_path / "expected.json"), "--chronyc-output", str(tmp_path / "chronyc.csv")]
-    subprocess.run([sys.executable, str(script), *args, "--textfile", str(tmp_path / "out.prom")], capture_output=True)
-    return set(re.findall(r"^# TYPE (\w+) ", (tmp_path / "out.prom").read_text(), re.M))
 
 
 def test_every_metric_in_a_rule_exists_in_the_reference(reference, tmp_path):
