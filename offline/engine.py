@@ -46,6 +46,8 @@ GENERATED_PASSWORD = "offline-generated-password-00000000"
 GENERATED_SECRET_KEY = "00000000-offline-secret-key-000000000000"
 UPLINK = "eno1"
 PAGERDUTY_INTEGRATION_KEY = "0ff11e0ff11e0ff11e0ff11e0ff11e00"  # 32 characters, as PagerDuty issues them
+# Grafana's service-account token format: "glsa_" + 32 characters + "_" + 8 hex (a CRC32 of the rest).
+GRAFANA_TOKEN = "glsa_offline0000000000000000000000000_00000000"
 
 
 def stack_names() -> list[str]:
@@ -166,6 +168,7 @@ class Registration:
     depends_on: list[str]
     inputs: dict
     additional_secret_outputs: list[str] = field(default_factory=list)
+    provider: str = ""  # "<provider urn>::<id>" for an explicit provider, "" for the default one
 
 
 class ProgramRefused(Exception):
@@ -257,6 +260,9 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                 state["endpoint"] = f"https://{args.inputs.get('name')}.s3.{args.inputs.get('region')}.scw.cloud"
             elif args.typ == "random:index/randomPassword:RandomPassword":
                 state["result"] = GENERATED_PASSWORD
+            elif args.typ == "grafana:oss/serviceAccountRotatingToken:ServiceAccountRotatingToken":
+                state["key"] = GRAFANA_TOKEN
+                state["name"] = f"{args.inputs.get('namePrefix')}-offline"
             elif args.typ == "pagerduty:index/serviceIntegration:ServiceIntegration":
                 state["integrationKey"] = PAGERDUTY_INTEGRATION_KEY
             elif args.typ == "pagerduty:index/service:Service":
@@ -309,6 +315,7 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                         depends_on=list(request.dependencies),
                         inputs=inputs,
                         additional_secret_outputs=list(request.additionalSecretOutputs),
+                        provider=request.provider,
                     )
                 )
             return response

@@ -76,6 +76,8 @@ CASES: list[tuple[str, Callable[[dict], None], str, str | None, str]] = [
     ('no core left to isolate', setting(criticalPathHosts=[host(housekeepingCores=4)]), 'criticalPathHosts[0].housekeepingCores', '4', 'at least one core'),
     ('housekeeping core isolated', setting(criticalPathHosts=[host(isolatedCores='0-3')]), 'criticalPathHosts[0].isolatedCores', "'0-3'", 'housekeeping cores'),
     ('huge pages negative', setting(criticalPathHosts=[host(hugepages1G=-2)]), 'criticalPathHosts[0].hugepages1G', '-2', '0 to 1024'),
+    # EM-A315X-SSD has 64 GB (its memories in offline/recorded, Scaleway's own answer): all of it as huge pages.
+    ('huge pages beyond memory', setting(criticalPathHosts=[host(hugepages1G=64)]), 'criticalPathHosts[0].hugepages1G', '64', 'pages of 1 GiB on'),
     ('hosts without ssh keys', setting(sshKeyIds=[]), 'sshKeyIds', '[]', 'SSH key'),
     ('ssh public key as key id', setting(sshKeyIds=['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB ops@laptop']), 'sshKeyIds[0]', "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB ops@laptop'", 'not the public key'),
     ('retention words', setting(prometheusRetention='10 days'), 'prometheusRetention', "'10 days'", '10d'),

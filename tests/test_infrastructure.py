@@ -249,6 +249,7 @@ def test_no_placeholder_secret_reaches_state_or_outputs_in_plaintext(renders, st
         assert placeholder not in plain, f"{key} leaked in plaintext"
     assert offline.GENERATED_SECRET_KEY not in plain
     assert offline.GENERATED_PASSWORD not in plain
+    assert offline.GRAFANA_TOKEN not in plain
 
 
 @pytest.mark.parametrize("stack", STACKS)

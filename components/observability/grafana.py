@@ -54,10 +54,11 @@ def f1_drift_rule(runbook_base_url: str) -> dict:
 
 class GrafanaAdmin(pulumi.ComponentResource):
     """Grafana's admin credential: generated here, handed to the Grafana install (a Kubernetes
-    Secret) and to the Grafana provider; never a stack output.
+    Secret) and to the provider that makes the automation's service account; never a stack
+    output.
 
     Grafana applies the admin password only on its first start: a replaced password would lock
-    the provider out of a Grafana that still has the old one, so in protected stacks the
+    that provider out of a Grafana that still has the old one, so in protected stacks the
     password is protected (README "Access to the cluster" says how to read it)."""
 
     def __init__(self, name: str, protect: bool = False, opts: pulumi.ResourceOptions | None = None):
@@ -70,6 +71,50 @@ class GrafanaAdmin(pulumi.ComponentResource):
         auth: pulumi.Output[str] = pulumi.Output.concat(self.user, ":", self.password.result)
         self.basic_auth: pulumi.Output[str] = pulumi.Output.secret(auth)
         self.register_outputs({})
+
+
+# The automation token lives 90 days; any `pulumi up` in its last 30 days replaces it (the
+# new token is created before the old one is deleted), so a stack deployed at least monthly
+# never sees it expire, and a leaked token is useless within a quarter.
+TOKEN_DAYS, TOKEN_EARLY_ROTATION_DAYS = 90, 30
+
+
+class GrafanaAutomation(pulumi.ComponentResource):
+    """What the stack's Grafana objects authenticate with: a service account token, not the
+    admin password.
+
+    The admin credential (basic auth, a Grafana server admin) is used for one thing only:
+    creating the ``pulumi-automation`` service account (org role Admin: enough for folders,
+    data sources, dashboards and alert rules, not for users, orgs or server settings) and its
+    rotating token.  Every other Grafana object is managed through a provider that holds
+    ``token_key``, so the audit log names the automation and not ``admin``, and the token can be
+    revoked without touching the admin login."""
+
+    def __init__(
+        self, name: str, url: str, admin: GrafanaAdmin, depends_on: list, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("trading:observability:GrafanaAutomation", name, None, opts)
+        self.admin_provider = grafana.Provider(
+            f"{name}-admin-provider",
+            url=url,
+            auth=admin.basic_auth,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+        as_admin = pulumi.ResourceOptions(parent=self, provider=self.admin_provider)
+        self.service_account = grafana.oss.ServiceAccount(
+            f"{name}-service-account", name="pulumi-automation", role="Admin", is_disabled=False, opts=as_admin
+        )
+        self.token = grafana.oss.ServiceAccountRotatingToken(
+            f"{name}-token",
+            service_account_id=self.service_account.id,
+            name_prefix="pulumi-automation",
+            seconds_to_live=TOKEN_DAYS * 86400,
+            early_rotation_window_seconds=TOKEN_EARLY_ROTATION_DAYS * 86400,
+            delete_on_destroy=True,
+            opts=as_admin,
+        )
+        self.token_key: pulumi.Output[str] = pulumi.Output.secret(self.token.key)
+        self.register_outputs({"service_account_id": self.service_account.id})
 
 
 @dataclass(frozen=True)
@@ -91,10 +136,15 @@ class GrafanaObjects(pulumi.ComponentResource):
         super().__init__("trading:observability:GrafanaObjects", name, None, opts)
         cfg = args.grafana
         self.url = f"https://{cfg.domain}"
+        # Objects are managed with the automation's token; only the token is made with the admin login.
+        # The provider keeps its name: on a deployed stack only its credential changes.
+        self.automation = GrafanaAutomation(
+            f"{name}-automation", self.url, args.admin, args.depends_on, opts=pulumi.ResourceOptions(parent=self)
+        )
         self.provider = grafana.Provider(
             f"{name}-provider",
             url=self.url,
-            auth=args.admin.basic_auth,
+            auth=self.automation.token_key,
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on),
         )
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
