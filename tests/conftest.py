@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from alertmanager_replica import Alertmanager
-    from incident_sink import Sink
+
+    from bench.incident_sink import Sink
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -190,7 +191,7 @@ def deployed(renders, reference):
 @pytest.fixture(scope="session")
 def scrape_model(deployed):
     """How prod's Prometheus labels what it scrapes: the ServiceMonitors Helm renders."""
-    from scrape_model import ScrapeModel
+    from offline.scrape_model import ScrapeModel
 
     return ScrapeModel(deployed["prod"])
 
@@ -214,7 +215,7 @@ def rendered_configs(renders, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def sink() -> Iterator[tuple[Sink, str]]:
     """The stand-in for PagerDuty, Slack and the dead man's switch, and its base URL."""
-    from incident_sink import Sink, serve
+    from bench.incident_sink import Sink, serve
 
     found = Sink()
     server = serve(found)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import STACKS
-from manifest_model import (
+from offline.manifest_model import (
     containers,
     kinds,
     matches,

@@ -10,7 +10,8 @@ import pytest
 
 from components.observability import sizing
 from conftest import STACKS
-from manifest_model import (
+from offline import manifests
+from offline.manifest_model import (
     containers,
     cpu_cores,
     kinds,
@@ -20,7 +21,6 @@ from manifest_model import (
     pods,
     replicas,
 )
-from offline import manifests
 
 PERMANENT = ("platform.trading/pool", "permanent")
 

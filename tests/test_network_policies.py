@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from manifest_model import containers, name_of, namespace_of, pods, selector_matches
+from offline.manifest_model import containers, name_of, namespace_of, pods, selector_matches
 
 
 @dataclass(frozen=True)

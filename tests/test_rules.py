@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scrape_model import ScrapeModel, parse_series, scraped_test_document
 
 from components.alerting import rules as alerting
 from conftest import ROOT, STACKS, require_tool, selfcheck_metrics
 from offline import render
+from offline.scrape_model import ScrapeModel, parse_series, scraped_test_document
 
 RULES = ROOT / "rules"
 RUNBOOKS = ROOT / "runbooks"

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from manifest_model import Obj, containers, namespace_of, pod_template, selector_matches
+from offline.manifest_model import Obj, containers, namespace_of, pod_template, selector_matches
 
 PSEUDO = ("__scrape__", "__replica__", "__node__", "__target__")
 DEFAULT_NODE = "scw-trading-prod-permanent-4f1c9a2e"
