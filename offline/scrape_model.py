@@ -50,6 +50,8 @@ class Endpoint:
     relabelings: list[dict[str, Any]] = field(default_factory=list)
     metric_relabelings: list[dict[str, Any]] = field(default_factory=list)
     job_label: str | None = None
+    path: str = "/metrics"
+    params: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _target_port(service: Obj, endpoint: dict[str, Any]) -> Any:
@@ -126,6 +128,8 @@ def service_monitor_endpoints(objects: list[tuple[str, Obj]]) -> dict[str, Endpo
             relabelings=list(endpoint.get("relabelings") or []),
             metric_relabelings=list(endpoint.get("metricRelabelings") or []),
             job_label=monitor["spec"].get("jobLabel"),
+            path=endpoint.get("path", "/metrics"),
+            params=dict(endpoint.get("params") or {}),
         )
         found[f"{namespace_of(monitor)}/{entry.monitor}"] = entry
         found[entry.monitor] = entry

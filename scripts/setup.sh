@@ -8,13 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(prometheus prometheus-alertmanager prometheus-node-exporter postgresql postgresql-client nftables
-  cloud-init netplan.io systemd chrony iproute2)
+  cloud-init netplan.io systemd chrony iproute2 prometheus-postgres-exporter prometheus-blackbox-exporter openssl)
 
 python3 -m venv venv
 venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 missing=()
-for tool in promtool amtool prometheus-alertmanager psql nft; do
+for tool in promtool amtool prometheus-alertmanager psql nft prometheus-node-exporter prometheus-postgres-exporter \
+  prometheus-blackbox-exporter openssl; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

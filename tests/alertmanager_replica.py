@@ -1,5 +1,5 @@
 """A real Alertmanager (Debian's, on 127.0.0.1) on the configuration the render writes, sending to
-the local stand-in for PagerDuty, Slack and the dead man's switch (tests/incident_sink.py).
+the local stand-in for PagerDuty, Slack and the dead man's switch (bench/incident_sink.py).
 
 The live configuration is the rendered prod file with only the destinations pointed at the
 sink, and every timer divided by TIME_SCALE, so that a minute of Alertmanager time is 3 seconds.

@@ -1,6 +1,6 @@
 """The escalation chain end to end with real parts: a real Alertmanager on the rendered prod
 configuration (timers divided by 20: a minute is 3 seconds) sending to a stand-in that speaks
-PagerDuty's Events API v2 and Slack's webhook (tests/incident_sink.py).
+PagerDuty's Events API v2 and Slack's webhook (bench/incident_sink.py).
 
 What happens after the trigger (SMS, call, secondary, incident lead) is PagerDuty's escalation
 policy, declared by the stack and tested under mocks in tests/test_on_call.py.  Each scenario

@@ -71,7 +71,7 @@ def test_promtool_check_rules_is_clean():
 
 def run_rule_tests(tmp_path: Path, model: ScrapeModel, rules_dir: Path, base: str) -> subprocess.CompletedProcess:
     """rules/tests/*.test.yaml with each series given the labels the scrape stores (see
-    tests/scrape_model.py), the rule files taken from ``rules_dir``; promtool runs them."""
+    offline/scrape_model.py), the rule files taken from ``rules_dir``; promtool runs them."""
     promtool = require_tool("promtool")
     tests_dir = tmp_path / "rules-tests"
     tests_dir.mkdir()
