@@ -261,10 +261,11 @@ def main() -> int:
 
     started = time.monotonic()
     result = engine.run("prod")
-    build = Path(tempfile.mkdtemp(prefix="rehearsal-build-")) / "prod"
-    render.write(result, build)
-    rendered_s = time.monotonic() - started
-    outcome = run(result, build)
+    with tempfile.TemporaryDirectory(prefix="rehearsal-build-") as scratch:
+        build = Path(scratch) / "prod"
+        render.write(result, build)
+        rendered_s = time.monotonic() - started
+        outcome = run(result, build)
     print(table(outcome))
     print(f"render {rendered_s:.0f} s; whole rehearsal {time.monotonic() - started:.0f} s")
     return 0
