@@ -135,6 +135,19 @@ class Sink:
         raise AssertionError(f"not met within {timeout}s: {condition}")
 
 
+def pointed_at(config: dict[str, Any], hook: str) -> dict[str, Any]:
+    """An Alertmanager configuration with every destination pointed at the sink served at
+    ``hook``: Slack, the dead man's switch (webhooks) and PagerDuty's Events API."""
+    for receiver in config["receivers"]:
+        for slack in receiver.get("slack_configs", []):
+            slack["api_url"] = f"{hook}/slack"
+        for webhook in receiver.get("webhook_configs", []):
+            webhook["url"] = f"{hook}/heartbeat"
+        for pagerduty in receiver.get("pagerduty_configs", []):
+            pagerduty["url"] = f"{hook}/v2/enqueue"
+    return config
+
+
 def serve(sink: Sink) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802

@@ -32,7 +32,7 @@ import yaml
 
 from bench import rehearsal_exporters as stand_ins
 from bench import rehearsal_parts as parts
-from bench.incident_sink import Sink, serve
+from bench.incident_sink import Sink, pointed_at, serve
 from bench.rehearsal_faults import Fault, Outcome, faults_of, table
 from offline import manifests
 from offline.engine import RenderResult
@@ -57,18 +57,6 @@ def _rule_for(rule_files: list[Path]) -> dict[str, int]:
                     text = str(rule.get("for", "0s"))
                     found[rule["alert"]] = int(text[:-1]) * units[text[-1]] if text != "0" else 0
     return found
-
-
-def live_alertmanager_config(rendered: Path, hook: str) -> dict:
-    config = yaml.safe_load(rendered.read_text())
-    for receiver in config["receivers"]:
-        for slack in receiver.get("slack_configs", []):
-            slack["api_url"] = f"{hook}/slack"
-        for webhook in receiver.get("webhook_configs", []):
-            webhook["url"] = f"{hook}/heartbeat"
-        for pagerduty in receiver.get("pagerduty_configs", []):
-            pagerduty["url"] = f"{hook}/v2/enqueue"
-    return config
 
 
 def run(result: RenderResult, build: Path, deadline_s: float = DEADLINE_S) -> Outcome:
@@ -101,7 +89,7 @@ def run(result: RenderResult, build: Path, deadline_s: float = DEADLINE_S) -> Ou
         chart_config = next(o for _, o in objects if o["kind"] == "ConfigMap" and "blackbox.yaml" in o.get("data", {}))
         probe = parts.blackbox(work, yaml.safe_load(chart_config["data"]["blackbox.yaml"]), site.ca)
         started.append(probe)
-        am = parts.alertmanager(work, live_alertmanager_config(build / "alertmanager.yaml", hook))
+        am = parts.alertmanager(work, pointed_at(yaml.safe_load((build / "alertmanager.yaml").read_text()), hook))
         started.append(am)
         am_url = am.ready.removesuffix("/-/ready")
 
@@ -138,45 +126,11 @@ def run(result: RenderResult, build: Path, deadline_s: float = DEADLINE_S) -> Ou
 
 def _selfcheck_textfile() -> str:
     """The self-check's textfile for a host running with its declared tuning: the series the
-    real script writes (components/scaleway/host_selfcheck.py, run once here for their names),
-    every check passing.  This machine itself has no cpufreq governor and THP on madvise, so
-    the script's own verdict on it would be a real failure of the rehearsal machine."""
-    import subprocess
-
-    script = Path(__file__).resolve().parents[1] / "components" / "scaleway" / "host_selfcheck.py"
+    real script writes, every check passing.  This machine itself has no cpufreq governor and
+    THP on madvise, so the script's own verdict on it would be a real failure of the rehearsal
+    machine, not of the rehearsed host."""
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "out.prom"
-        Path(scratch, "expected.json").write_text(
-            json.dumps(
-                {
-                    "kernel_arguments": [],
-                    "isolated": "",
-                    "housekeeping": "0",
-                    "online_cpus": 1,
-                    "hugepages_1g": 0,
-                    "thp": "never",
-                    "clock_bound_seconds": 0.001,
-                }
-            )
-        )
-        Path(scratch, "chronyc.csv").write_text(
-            "C0A80101,192.168.1.1,3,1503476410.1,0.000000035,-0.000009484,0.000077128,-1.543,-0.000,0.006,0.000387553,0.000166123,64.1,Normal\n"
-        )
-        subprocess.run(
-            [
-                sys.executable,
-                str(script),
-                "--expected",
-                str(Path(scratch, "expected.json")),
-                "--chronyc-output",
-                str(Path(scratch, "chronyc.csv")),
-                "--textfile",
-                str(out),
-            ],
-            capture_output=True,
-        )
-        text = out.read_text()
-    return text.replace("} 0\n", "} 1\n")
+        return parts.host_selfcheck_textfile(Path(scratch)).replace("} 0\n", "} 1\n")
 
 
 def _wait_for_baseline(prom_url: str) -> None:
@@ -252,8 +206,6 @@ def _record_deliveries(outcome: Outcome, sink: Sink, t0: float, expected: set[st
                 a.pagerduty = received.at - t0
             if received.body["event_action"] == "resolve" and a.pagerduty_resolved is None:
                 a.pagerduty_resolved = received.at - t0
-    for a in outcome.alerts:
-        a.first_page = a.pagerduty if a.severity == "critical" else a.slack
 
 
 def main() -> int:

@@ -73,6 +73,7 @@ class Cluster:
     requests: dict[tuple[str, str], Counter] = field(default_factory=dict)  # (service, code)
     heartbeat: Counter = field(default_factory=lambda: Counter(rate=1 / 5))  # Airflow: every 5 s
     certificates: dict[tuple[str, str], float] = field(default_factory=dict)  # (namespace, name) -> expiry
+    cpu: dict[str, Counter] = field(default_factory=dict)  # cAdvisor's per-container counters
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -182,9 +183,6 @@ def kubelet(cluster: Cluster) -> str:
     return "".join(out)
 
 
-CPU_SECONDS: dict[str, Counter] = {}
-
-
 def cadvisor(cluster: Cluster) -> str:
     out = []
     with cluster.lock:
@@ -197,9 +195,9 @@ def cadvisor(cluster: Cluster) -> str:
                 "namespace": c.namespace,
                 "pod": c.pod,
             }
-            usage = CPU_SECONDS.setdefault(c.uid, Counter(rate=0.25))
+            usage = cluster.cpu.setdefault(c.uid, Counter(rate=0.25))
             out.append(_line("container_cpu_usage_seconds_total", {**labels, "cpu": "total"}, usage.value()))
-            periods = CPU_SECONDS.setdefault(c.uid + "/periods", Counter(rate=10.0))
+            periods = cluster.cpu.setdefault(c.uid + "/periods", Counter(rate=10.0))
             out.append(_line("container_cpu_cfs_periods_total", labels, int(periods.value())))
             out.append(_line("container_cpu_cfs_throttled_periods_total", labels, 0))
             out.append(_line("container_memory_working_set_bytes", labels, 512e6))

@@ -17,11 +17,15 @@ class Expected:
     severity: str
     for_s: int
     onset_s: float  # when the spec's condition first holds, after the faults
-    first_page: float | None = None
     slack: float | None = None
     pagerduty: float | None = None
     resolved: float | None = None  # gone from Alertmanager's active alerts
     pagerduty_resolved: float | None = None
+
+    @property
+    def first_page(self) -> float | None:
+        """PagerDuty for a critical, Slack for a warning (spec 003, escalation chain)."""
+        return self.pagerduty if self.severity == "critical" else self.slack
 
 
 @dataclass

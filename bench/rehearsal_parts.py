@@ -6,11 +6,13 @@ the rendered ServiceMonitors and additional scrape configs (offline/scrape_model
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -21,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bench.synthetic_prometheus import free_port
+from bench.synthetic_prometheus import free_port, tool
 from offline.scrape_model import ScrapeModel, target_labels
 
 PROMETHEUS_EXTERNAL_LABELS = {"prometheus": "monitoring/kube-prometheus-stack-prometheus"}
@@ -34,13 +36,6 @@ KUBELET_TARGET = {
     "node": "scw-trading-prod-permanent-4f1c9a2e",
     "instance": "172.16.16.20:10250",
 }
-
-
-def tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} is not installed: run `bash scripts/setup.sh` or `bash .ci/run`")
-    return found
 
 
 class Process:
@@ -183,6 +178,24 @@ def node_exporter(workdir: Path, name: str, textfiles: Path) -> Process:
         f"http://127.0.0.1:{port}/metrics",
         workdir,
     )
+
+
+def host_selfcheck_textfile(scratch: Path) -> str:
+    """What the hosts' own self-check (components/scaleway/host_selfcheck.py) writes when run
+    on this machine's /proc and /sys with a synchronised chronyc answer."""
+    expected = {
+        "kernel_arguments": [], "isolated": "", "housekeeping": "0", "online_cpus": 1, "hugepages_1g": 0,
+        "thp": "never", "clock_bound_seconds": 0.001,
+    }  # fmt: skip
+    (scratch / "expected.json").write_text(json.dumps(expected))
+    (scratch / "chronyc.csv").write_text(
+        "C0A80101,192.168.1.1,3,1503476410.123456789,0.000000035,-0.000009484,0.000077128,"
+        "-1.543,-0.000,0.006,0.000387553,0.000166123,64.1,Normal\n"
+    )
+    script = Path(__file__).resolve().parents[1] / "components" / "scaleway" / "host_selfcheck.py"
+    args = ["--expected", str(scratch / "expected.json"), "--chronyc-output", str(scratch / "chronyc.csv")]
+    subprocess.run([sys.executable, str(script), *args, "--textfile", str(scratch / "out.prom")], capture_output=True)
+    return (scratch / "out.prom").read_text()
 
 
 class Postgres:

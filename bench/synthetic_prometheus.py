@@ -27,10 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """A Debian tool the benchmarks run (scripts/setup.sh installs them)."""
     path = shutil.which(name)
     if path is None:
-        raise RuntimeError(f"{name} is not installed (Debian package prometheus): run `bash .ci/run`")
+        raise RuntimeError(f"{name} is not installed: run `bash scripts/setup.sh` or `bash .ci/run`")
     return path
 
 
@@ -91,7 +92,7 @@ class SyntheticPrometheus:
         self.stop()
 
     def start(self) -> None:
-        promtool = _tool("promtool")
+        promtool = tool("promtool")
         end = int(time.time())
         end -= end % STEP
         openmetrics = self.workdir / "cluster.om"
@@ -154,7 +155,7 @@ class SyntheticPrometheus:
         log = (self.workdir / "prometheus.log").open("a")
         self.process = subprocess.Popen(
             [
-                _tool("prometheus"),
+                tool("prometheus"),
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.data}",
                 f"--web.listen-address=127.0.0.1:{port}",

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.incident_sink import pointed_at
 from bench.synthetic_prometheus import free_port
 
 TIME_SCALE = 20
@@ -45,14 +46,7 @@ def live_config(rendered: Path, hook: str) -> dict:
     """The rendered file with its destinations pointed at the sink and its timers scaled."""
     config = yaml.safe_load(rendered.read_text())
     _scale_route(config["route"])
-    for receiver in config["receivers"]:
-        for slack in receiver.get("slack_configs", []):
-            slack["api_url"] = f"{hook}/slack"
-        for hook_config in receiver.get("webhook_configs", []):
-            hook_config["url"] = f"{hook}/heartbeat"
-        for pagerduty in receiver.get("pagerduty_configs", []):
-            pagerduty["url"] = f"{hook}/v2/enqueue"
-    return config
+    return pointed_at(config, hook)
 
 
 class Alertmanager:

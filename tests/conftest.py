@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -271,16 +270,6 @@ def host_files(prod, tmp_path_factory) -> dict[str, tuple[Path, dict[str, str]]]
 def selfcheck_metrics(tmp_path: Path) -> set[str]:
     """The series the hosts' own self-check writes: run it on this machine's /proc and /sys
     with a synchronised chronyc answer, and read the names from its textfile."""
-    expected = {
-        "kernel_arguments": [], "isolated": "", "housekeeping": "0", "online_cpus": 1, "hugepages_1g": 0,
-        "thp": "never", "clock_bound_seconds": 0.001,
-    }  # fmt: skip
-    (tmp_path / "expected.json").write_text(json.dumps(expected))
-    (tmp_path / "chronyc.csv").write_text(
-        "C0A80101,192.168.1.1,3,1503476410.123456789,0.000000035,-0.000009484,0.000077128,"
-        "-1.543,-0.000,0.006,0.000387553,0.000166123,64.1,Normal\n"
-    )
-    script = ROOT / "components" / "scaleway" / "host_selfcheck.py"
-    args = ["--expected", str(tmp_path / "expected.json"), "--chronyc-output", str(tmp_path / "chronyc.csv")]
-    subprocess.run([sys.executable, str(script), *args, "--textfile", str(tmp_path / "out.prom")], capture_output=True)
-    return set(re.findall(r"^# TYPE (\w+) ", (tmp_path / "out.prom").read_text(), re.M))
+    from bench.rehearsal_parts import host_selfcheck_textfile
+
+    return set(re.findall(r"^# TYPE (\w+) ", host_selfcheck_textfile(tmp_path), re.M))
