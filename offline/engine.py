@@ -224,7 +224,15 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
+def _host_roles(values: dict[str, Any]) -> list[str]:
+    hosts = values.get("criticalPathHosts") or "[]"
+    try:
+        return [h["role"] for h in (json.loads(hosts) if isinstance(hosts, str) else hosts) if isinstance(h, dict)]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def _mocks_and_monitor(private_subnet: str, host_roles: list[str]) -> tuple[Any, Any]:
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
@@ -234,7 +242,10 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
         """What the cloud would answer, enough for every output the program reads."""
 
         def __init__(self) -> None:
-            self.next_host = 10
+            # Addresses by what they are for, not by arrival: registrations reach the mock
+            # concurrently, so a counter gave the hosts' addresses in a different order from run
+            # to run.  The telemetry gateway first, then the hosts in the stack file's order.
+            self.next_host = 11 + len(host_roles)
             self.invokes: list[tuple[str, dict]] = []
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
@@ -252,8 +263,15 @@ def _mocks_and_monitor(private_subnet: str) -> tuple[Any, Any]:
                 ]
                 state["wildcardDns"] = f"*.{rid}.nodes.k8s.fr-par.scw.cloud"
             elif args.typ == "scaleway:ipam/ip:Ip":
-                address = subnet.network_address + self.next_host
-                self.next_host += 1
+                tags = [str(t) for t in args.inputs.get("tags") or []]
+                role = next((t.split("=", 1)[1] for t in tags if t.startswith("role=")), None)
+                if "purpose=telemetry-gateway" in tags:
+                    address = subnet.network_address + 10
+                elif role in host_roles:
+                    address = subnet.network_address + 11 + host_roles.index(role)
+                else:
+                    address = subnet.network_address + self.next_host
+                    self.next_host += 1
                 state["address"] = f"{address}/{subnet.prefixlen}"
             elif args.typ == "scaleway:object/bucket:Bucket":
                 state["projectId"] = "00000000-0000-4000-8000-0000000000aa"
@@ -335,7 +353,7 @@ def run(stack: str, overrides: dict[str, Any] | None = None) -> RenderResult:
     from components.config import PROJECT
 
     stack_file = read_stack_file(stack, overrides)
-    mocks, monitor = _mocks_and_monitor(stack_file.values.get("privateSubnet", ""))
+    mocks, monitor = _mocks_and_monitor(stack_file.values.get("privateSubnet", ""), _host_roles(stack_file.values))
     # A fresh event loop and root resource per run, so that several stacks render in one process.
     asyncio.set_event_loop(asyncio.new_event_loop())
     settings.ROOT.set(None)

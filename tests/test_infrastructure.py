@@ -296,3 +296,26 @@ def test_every_hosts_firewall_is_valid_nftables(prod, tmp_path):
     broken = tmp_path / "broken.nft"
     broken.write_text(files["/etc/nftables.conf"].replace("policy drop", "policy maybe"))
     assert subprocess.run([nft, "-c", "-f", str(broken)], capture_output=True).returncode != 0
+
+
+def test_the_mock_gives_each_host_the_same_address_whatever_order_its_registration_arrives_in():
+    """Pulumi sends registrations concurrently, so the hosts' IPAM IPs reach the mock in any
+    order (a CI run once gave market-data the order-management address); the rule tests name
+    the rendered addresses, so the mock must answer by role, not by arrival."""
+    import pulumi
+
+    roles = ["market-data", "strategy", "order-management"]
+
+    def addresses(order: list[str]) -> dict[str, str]:
+        mocks, _ = offline._mocks_and_monitor("172.16.16.0/22", roles)
+        found = {}
+        for role in order:
+            args = pulumi.runtime.MockResourceArgs(
+                "scaleway:ipam/ip:Ip", f"critical-path-{role}-ip", {"tags": [f"role={role}"]}, None, None
+            )
+            found[role] = mocks.new_resource(args)[1]["address"]
+        return found
+
+    assert addresses(roles) == addresses(list(reversed(roles))) == {
+        "market-data": "172.16.16.11/22", "strategy": "172.16.16.12/22", "order-management": "172.16.16.13/22"
+    }  # fmt: skip
