@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -61,6 +62,7 @@ def _rule_for(rule_files: list[Path]) -> dict[str, int]:
 
 def run(result: RenderResult, build: Path, deadline_s: float = DEADLINE_S) -> Outcome:
     """The rehearsal on one render (``build``: what offline.render.write wrote for it)."""
+    began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="rehearsal-"))
     rule_files = sorted((build / "rules").glob("*.yaml"))
     for_s = _rule_for(rule_files)
@@ -114,6 +116,7 @@ def run(result: RenderResult, build: Path, deadline_s: float = DEADLINE_S) -> Ou
         for fault in faults:
             fault.inject()
         outcome = _watch(faults, sink, am_url, t0, deadline_s, textfiles, selfcheck)
+        outcome.started_s = t0 - began
         outcome.live_s = time.monotonic() - t0
         return outcome
     finally:
@@ -134,19 +137,34 @@ def _selfcheck_textfile() -> str:
 
 
 def _wait_for_baseline(prom_url: str) -> None:
-    """Until every target has been scraped twice and the rules evaluated since: a healthy
-    platform, with no alert pending from the start (rates and heartbeats need two samples)."""
-    deadline = time.monotonic() + 120
+    """Until every target has been scraped twice and every rule group evaluated since: a
+    healthy platform, with no alert pending from the start (rates and heartbeats need two
+    samples).  The groups evaluate every 30 s at their own offsets, so the wait after the
+    second scrape is up to one interval, not a fixed one."""
+    deadline = time.monotonic() + 150
+    two_samples: float | None = None
     while time.monotonic() < deadline:
-        targets = _get(f"{prom_url}/api/v1/targets")["data"]["activeTargets"]  # type: ignore[index]
-        up = targets and all(t["health"] == "up" for t in targets)
-        query = "min(count_over_time(up[2m]))"
-        samples = _get(f"{prom_url}/api/v1/query?query={urllib.parse.quote(query)}")["data"]["result"]  # type: ignore[index]
-        if up and samples and float(samples[0]["value"][1]) >= 2:
-            time.sleep(31)  # one more evaluation with two samples everywhere
-            return
+        if two_samples is None:
+            targets = _get(f"{prom_url}/api/v1/targets")["data"]["activeTargets"]  # type: ignore[index]
+            up = targets and all(t["health"] == "up" for t in targets)
+            query = "min(count_over_time(up[2m]))"
+            samples = _get(f"{prom_url}/api/v1/query?query={urllib.parse.quote(query)}")["data"]["result"]  # type: ignore[index]
+            if up and samples and float(samples[0]["value"][1]) >= 2:
+                two_samples = time.time()
+        else:
+            groups = _get(f"{prom_url}/api/v1/rules")["data"]["groups"]  # type: ignore[index]
+            if all(_evaluated_after(g["lastEvaluation"], two_samples) for g in groups):
+                return
         time.sleep(1)
-    raise RuntimeError(f"targets not healthy in 120 s: {[t['scrapeUrl'] for t in targets if t['health'] != 'up']}")
+    raise RuntimeError(f"no healthy baseline in 150 s: {[t['scrapeUrl'] for t in targets if t['health'] != 'up']}")
+
+
+def _evaluated_after(rfc3339: str, moment: float) -> bool:
+    """Prometheus writes lastEvaluation with nanoseconds (``2026-11-24T10:00:00.123456789Z``)
+    or, before a group's first evaluation, ``0001-01-01T00:00:00Z``."""
+    whole, _, fraction = rfc3339.rstrip("Z").partition(".")
+    evaluated = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    return evaluated + float(f"0.{fraction or 0}") > moment
 
 
 def _watch(

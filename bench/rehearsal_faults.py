@@ -44,6 +44,7 @@ class Outcome:
     unexpected: set[str] = field(default_factory=set)
     heartbeats: int = 0
     refused: int = 0
+    started_s: float = 0.0  # processes started, every target scraped twice, every group evaluated since
     live_s: float = 0.0
 
     @property
@@ -179,8 +180,9 @@ def table(outcome: Outcome) -> str:
         )
     lines.append(
         f"dead man's switch: {outcome.heartbeats} heartbeats; events the sink refused: {outcome.refused}; "
-        f"unexpected notifications: {', '.join(sorted(outcome.unexpected)) or 'none'}; live part {outcome.live_s:.0f} s"
+        f"unexpected notifications: {', '.join(sorted(outcome.unexpected)) or 'none'}"
     )
+    lines.append(f"start and baseline {outcome.started_s:.0f} s; live part {outcome.live_s:.0f} s")
     return "\n".join(lines)
 
 
