@@ -1,14 +1,21 @@
-"""Benchmark: load the infrastructure dashboard as Grafana would, over 12 hours of the
-synthetic cluster, on a real Prometheus.
+"""Benchmark: load the infrastructure dashboard as Grafana does, over 12 hours of the synthetic
+cluster at production size, on a real Prometheus.
 
-    venv/bin/python bench/dashboard_load.py [--loads 5] [--concurrency 4]
+    venv/bin/python -m bench.dashboard_load [--size 1] [--loads 5] [--concurrency 6]
 
-A load runs every panel query of the prod dashboard, a few at a time (Grafana's browser
-fetches several at once): range queries with the step Grafana derives from the panel's width
-(12 hours over its pixels, at least the 30 s scrape interval), instant queries for stats,
-gauges, pies, bars and tables.  Printed: wall time per load (median and max of --loads),
-and the slowest five queries — once with the recording rules (as deployed) and once with
-every recorded series expanded back into the raw PromQL it stands for.  Figures only.
+The dataset: bench/synthetic_cluster.py with the production profile at ``--size`` (1: 20
+permanent nodes of 16 CPUs, 800 live pods and 1,100 over the window, 150,000+ series at 30 s),
+the recording rules backfilled over the 12 hours with ``promtool tsdb create-blocks-from rules``.
+
+A load runs every Prometheus target of every panel of the prod dashboard, ``--concurrency`` at
+a time (Grafana's browser keeps six requests in flight per host), each as Grafana's Prometheus
+data source sends it: the step is the panel's interval from its max data points (its width in
+pixels unless set) and its min interval (the data source's 30 s scrape interval unless set),
+rounded as Grafana rounds; ``$__rate_interval`` is max(interval + scrape, 4 x scrape).
+Printed: the cold load (Prometheus restarted, the page cache dropped where allowed) and the
+warm loads (median and max), the slowest queries with their series counts, the rules'
+evaluation time per group and the series they add — with the recording rules as deployed, and
+with every recorded series expanded back into the raw PromQL it stands for.  Figures only.
 """
 
 from __future__ import annotations
@@ -36,8 +43,11 @@ sys.path.insert(0, str(ROOT))
 from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules  # noqa: E402
 
 RANGE = 12 * 3600
-SCREEN_PX = 1920
-VARIABLES = {"$__rate_interval": "2m", "$__range": "12h", "$__interval": "60s"}
+GRID_PX = 1880  # a 1920-pixel screen less the dashboard's margins: 24 columns
+SCRAPE_S = 30  # the Prometheus data source's timeInterval (components/observability/grafana.py)
+# Grafana's interval rounding (pkg/tsdb/intervalv2 RoundInterval, the Prometheus data source's
+# calculatePrometheusInterval): at most the key -> the value, in seconds (12-hour ranges need no more).
+ROUNDING = ((15, 10), (35, 30), (75, 60), (150, 120), (350, 300), (750, 600), (1500, 1200), (2700, 1800))
 NOT_METRICS = {
     "by",
     "without",
@@ -77,23 +87,43 @@ NOT_METRICS = {
 }
 
 
-def dashboard_queries() -> list[dict]:
-    """Every Prometheus query of the prod dashboard, with how Grafana would send it."""
+def _seconds(text: str) -> int:
+    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]]
+
+
+def grafana_interval(max_data_points: float, min_interval_s: int) -> int:
+    """The step Grafana's Prometheus data source sends for a 12-hour range."""
+    wanted = max(RANGE / max_data_points, min_interval_s)
+    return next((rounded for limit, rounded in ROUNDING if wanted <= limit), 3600)
+
+
+def prod_board() -> dict:
+    """The prod dashboard as the program declares it."""
     warnings.simplefilter("ignore")
     from offline import engine as offline
 
     result = offline.run("prod")
     [board] = [json.loads(r.inputs["configJson"]) for r in result.of_type("grafana:oss/dashboard:Dashboard")]
+    return board
+
+
+def dashboard_queries(board: dict) -> list[dict]:
+    """Every Prometheus target of a dashboard, as Grafana would send it."""
     queries = []
     for panel in board["panels"]:
+        points = panel.get("maxDataPoints") or panel["gridPos"]["w"] / 24 * GRID_PX
+        step = grafana_interval(points, _seconds(panel.get("interval") or f"{SCRAPE_S}s"))
+        variables = {
+            "$__rate_interval": f"{max(step + SCRAPE_S, 4 * SCRAPE_S)}s",
+            "$__range": "12h",
+            "$__interval": f"{step}s",
+        }
         for target in panel.get("targets", []):
             if "expr" not in target:
                 continue
             expr = target["expr"]
-            for name, value in VARIABLES.items():
+            for name, value in variables.items():
                 expr = expr.replace(name, value)
-            width_px = panel["gridPos"]["w"] / 24 * SCREEN_PX
-            step = max(30, round(RANGE / width_px / 15) * 15)
             queries.append(
                 {"panel": panel["title"], "expr": expr, "instant": bool(target.get("instant")), "step": step}
             )
@@ -184,20 +214,43 @@ def load(url: str, queries: list[dict], concurrency: int) -> tuple[float, list]:
     return time.perf_counter() - t0, timings
 
 
-def report(label: str, url: str, queries: list[dict], loads: int, concurrency: int) -> None:
-    load(url, queries, concurrency)  # warm-up: the first load reads blocks into the page cache
+def report(label: str, server: SyntheticPrometheus, queries: list[dict], loads: int, concurrency: int) -> dict:
+    dropped = server.restart(drop_caches=True)
+    cold, _ = load(server.url, queries, concurrency)
     walls: list[float] = []
-    slowest: dict[tuple[str, str], float] = {}
+    slowest: dict[tuple[str, str], tuple[float, int]] = {}
     for _ in range(loads):
-        wall, timings = load(url, queries, concurrency)
+        wall, timings = load(server.url, queries, concurrency)
         walls.append(wall)
-        for (elapsed, panel, _), q in zip(timings, queries, strict=True):
-            slowest[(panel, q["expr"])] = max(elapsed, slowest.get((panel, q["expr"]), 0))
-    print(f"\n{label}: {len(queries)} queries, {concurrency} at a time, {loads} loads")
-    print(f"  wall time per load: median {statistics.median(walls) * 1000:.0f} ms, max {max(walls) * 1000:.0f} ms")
-    print("  slowest five queries (max over the loads):")
-    for (panel, expr), t in sorted(slowest.items(), key=lambda kv: -kv[1])[:5]:
-        print(f"    {t * 1000:7.1f} ms  {panel}: {expr[:110]}")
+        for (elapsed, panel, series), q in zip(timings, queries, strict=True):
+            key = (panel, q["expr"])
+            slowest[key] = (max(elapsed, slowest.get(key, (0.0, 0))[0]), series)
+    print(f"\n{label}: {len(queries)} queries, {concurrency} at a time")
+    cache = "page cache dropped" if dropped else "page cache NOT dropped (not root)"
+    print(f"  cold load (Prometheus restarted, {cache}): {cold * 1000:.0f} ms")
+    print(
+        f"  warm load, {loads} loads: median {statistics.median(walls) * 1000:.0f} ms, max {max(walls) * 1000:.0f} ms"
+    )
+    print("  slowest queries, warm (max over the loads):")
+    for (panel, expr), (t, series) in sorted(slowest.items(), key=lambda kv: -kv[1][0])[:6]:
+        print(f"    {t * 1000:7.1f} ms  {series:5d} series  {panel}: {' '.join(expr.split())[:100]}")
+    return {"cold": cold, "warm": statistics.median(walls), "worst_query": max(t for t, _ in slowest.values())}
+
+
+def rule_costs(server: SyntheticPrometheus, rule_files: list[Path]) -> None:
+    """Evaluation time per recording group (the last evaluation, at the data's end) and the
+    series each group's rules add over the 12 hours."""
+    f = server.figures
+    print("\nrecording rules: evaluation time per group (at the data's end) and the series they add")
+    for group in server.query("rules")["data"]["groups"]:
+        records = [r["name"] for r in group["rules"] if r["type"] == "recording"]
+        if not records:
+            continue
+        names = "|".join(re.escape(n) for n in records)
+        series = server.query(
+            "series", **{"match[]": f'{{__name__=~"{names}"}}', "start": str(f["start"]), "end": str(f["end"])}
+        )
+        print(f"  {group['name']:45s} {group['evaluationTime'] * 1000:7.1f} ms  {len(series['data']):6d} series")
 
 
 def alerting_rule_files() -> list[Path]:
@@ -217,23 +270,34 @@ def chart_rule_file() -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=float, default=1.0, help="production profile size (1: 20 nodes, 800 pods)")
     parser.add_argument("--loads", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=6)
+    parser.add_argument(
+        "--baseline-board",
+        type=Path,
+        help="also load this dashboard JSON (an earlier render's build/prod/dashboards/*.json) as a 'before'",
+    )
     args = parser.parse_args()
     rule_files = [*alerting_rule_files(), chart_rule_file()]
-    queries = dashboard_queries()
+    queries = dashboard_queries(prod_board())
     expand = raw_expander(rule_files)
     raw = [{**q, "expr": expand(q["expr"])} for q in queries]
-    with SyntheticPrometheus(rule_files) as server:
-        server.wait_for_rule_evaluation()
+    with SyntheticPrometheus(rule_files, size=args.size) as server:
+        server.wait_for_rule_evaluation(timeout=600)
         f = server.figures
         print(
-            f"synthetic cluster: {f['series']} series, {f['samples']:,} samples over 12 h; generated in "
-            f"{f['generate_s']:.1f} s, loaded in {f['load_s']:.1f} s, recording rules backfilled in "
-            f"{f['backfill_s']:.1f} s"
+            f"synthetic cluster, size {args.size}: {f['series']:,} series ({f.get('nodes', 3)} nodes, "
+            f"{f.get('pods', 0):,} production pods, {f.get('pods_live_at_end', 0):,} live at the end), "
+            f"{f['samples']:,} samples over 12 h at 30 s; generated in {f['generate_s']:.0f} s, imported in "
+            f"{f['load_s']:.0f} s, recording rules backfilled in {f['backfill_s']:.0f} s"
         )
-        report("with recording rules (as deployed)", server.url, queries, args.loads, args.concurrency)
-        report("without recording rules (raw PromQL)", server.url, raw, args.loads, args.concurrency)
+        rule_costs(server, rule_files)
+        report("with recording rules (as deployed)", server, queries, args.loads, args.concurrency)
+        report("without recording rules (raw PromQL)", server, raw, args.loads, args.concurrency)
+        if args.baseline_board:
+            before = dashboard_queries(json.loads(args.baseline_board.read_text()))
+            report(f"before: {args.baseline_board}", server, before, args.loads, args.concurrency)
 
 
 if __name__ == "__main__":

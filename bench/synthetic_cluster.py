@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.fine_tuning_scenario import COMPUTE_A, COMPUTE_B, HOSTS, HOURS, PERMANENT, STEP, Pod, scenario
+from bench.openmetrics_blocks import Writer
+from bench.production_cluster import ScaleOut
 
 __all__ = ["write_openmetrics"]
 
@@ -45,32 +47,10 @@ def container_counters(p: Pod) -> dict[str, Callable[[float], float]]:
     }
 
 
-class Writer:
-    """OpenMetrics text: one series at a time, all of its samples in time order."""
-
-    def __init__(self, path: Path, start: int):
-        self.out = path.open("w")
-        self.start = start
-        self.series_count = 0
-        self.sample_count = 0
-
-    def series(self, name: str, labels: dict, points: Iterable[tuple[float, float]]) -> None:
-        """points: iterable of (minute_float, value)."""
-        label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        prefix = f"{name}{{{label_text}}} " if labels else f"{name} "
-        lines = [f"{prefix}{value:.12g} {self.start + int(minute * 60)}\n" for minute, value in points]
-        if lines:
-            self.out.writelines(lines)
-            self.series_count += 1
-            self.sample_count += len(lines)
-
-    def close(self) -> None:
-        self.out.write("# EOF\n")
-        self.out.close()
-
-
-def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -> dict:
-    """Write the synthetic cluster; return counts.  ``end`` is a Unix time (seconds)."""
+def write_openmetrics(directory: Path, end: int, hours: int = HOURS, seed: int = 7, size: float = 0.0) -> dict:
+    """Write the synthetic cluster into ``directory`` (one OpenMetrics file per two-hour block);
+    return counts and the files.  ``end`` is a Unix time (seconds); ``size`` > 0 adds the
+    production profile at that size (bench/production_cluster.py)."""
     rng = random.Random(seed)
     minutes = hours * 60
     start = end - minutes * 60
@@ -79,7 +59,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     nodes = dict(NODES)
     nodes[COMPUTE_B] = (minutes - 2, None, 8, 16 * 1024**3)
     pods = scenario(minutes)
-    w = Writer(path, start)
+    w = Writer(directory, start)
 
     def alive(t: float, first: float | None, last: float | None) -> bool:
         return (first is None or t >= first) and (last is None or t < last)
@@ -233,18 +213,18 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         w.series("up", {"job": "kubelet", "instance": node}, [(t, 1) for t in ticks if alive(t, created, gone)])
 
     # ---- kubelet volume stats
-    for claim, size, used in (
+    for claim, gib, used in (
         ("prometheus-kube-prometheus-stack-prometheus-db-prometheus-0", 50, 0.12),
         ("storage-loki-0", 10, 0.35),
         ("kube-prometheus-stack-grafana", 10, 0.05),
         ("alertmanager-kube-prometheus-stack-alertmanager-db-0", 2, 0.02),
     ):
         labels = {"job": "kubelet", "instance": PERMANENT, "namespace": "monitoring", "persistentvolumeclaim": claim}
-        w.series("kubelet_volume_stats_capacity_bytes", labels, [(t, size * 1024**3) for t in ticks])
+        w.series("kubelet_volume_stats_capacity_bytes", labels, [(t, gib * 1024**3) for t in ticks])
         w.series(
             "kubelet_volume_stats_used_bytes",
             labels,
-            [(t, size * 1024**3 * (used + 0.03 * t / ticks[-1])) for t in ticks],
+            [(t, gib * 1024**3 * (used + 0.03 * t / ticks[-1])) for t in ticks],
         )
 
     # ---- control plane and DNS scrape health
@@ -306,7 +286,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
     w.series("pg_settings_max_connections", pg, [(t, 50) for t in ticks])
 
     # ---- Traefik, per service
-    buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+    buckets = [0.1, 0.3, 1.2, 5.0]  # Traefik's defaults (metrics.prometheus.buckets; the chart leaves them)
     for service, rps, latency in (
         ("hft-services-api-8080@kubernetes", 20, 0.03),
         ("airflow-airflow-webserver-8080@kubernetes", 3, 0.08),
@@ -340,7 +320,7 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         for le, points in series_points.items():
             w.series(
                 "traefik_service_request_duration_seconds_bucket",
-                {**base, "code": "200", "le": "+Inf" if le == math.inf else f"{le}"},
+                {**base, "code": "200", "le": "+Inf" if le == math.inf else f"{le:g}"},
                 points,
             )
         w.series("traefik_service_request_duration_seconds_sum", {**base, "code": "200"}, sum_points)
@@ -370,8 +350,16 @@ def write_openmetrics(path: Path, end: int, hours: int = HOURS, seed: int = 7) -
         w.series("airflow_pool_running_slots", {**sd, "pool": pool}, [(t, running(t)) for t in ticks])
         w.series("airflow_pool_queued_slots", {**sd, "pool": pool}, [(t, queue(t)) for t in ticks])
         w.series("airflow_pool_open_slots", {**sd, "pool": pool}, [(t, total_slots - running(t)) for t in ticks])
-    w.close()
-    return {"series": w.series_count, "samples": w.sample_count, "start": start, "end": start + minutes * 60}
+    scale = ScaleOut(w, len(ticks), size).write() if size > 0 else {}
+    files = w.close()
+    return {
+        "series": w.series_count,
+        "samples": w.sample_count,
+        "start": start,
+        "end": start + minutes * 60,
+        "files": files,
+        **scale,
+    }
 
 
 # ---------------------------------------------------------------- the server

@@ -4,6 +4,7 @@ with the recording rules backfilled level by level and the stack's rule files lo
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -70,8 +71,16 @@ def recording_levels(rule_files: list[Path]) -> list[list[dict]]:
 class SyntheticPrometheus:
     """Generate, load, backfill and serve the synthetic cluster.  Use as a context manager."""
 
-    def __init__(self, rule_files: list[Path], workdir: Path | None = None, hours: int = HOURS, backfill: bool = True):
+    def __init__(
+        self,
+        rule_files: list[Path],
+        workdir: Path | None = None,
+        hours: int = HOURS,
+        backfill: bool = True,
+        size: float = 0.0,
+    ):
         self.rule_files = rule_files
+        self.size = size
         self.hours = hours
         self.backfill = backfill
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="synthetic-prometheus-"))
@@ -95,18 +104,29 @@ class SyntheticPrometheus:
         promtool = tool("promtool")
         end = int(time.time())
         end -= end % STEP
-        openmetrics = self.workdir / "cluster.om"
+        openmetrics = self.workdir / "openmetrics"
         t0 = time.perf_counter()
-        self.figures = write_openmetrics(openmetrics, end, self.hours)
+        self.figures = write_openmetrics(openmetrics, end, self.hours, size=self.size)
         self.figures["generate_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        subprocess.run(
-            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics), str(self.data)],
-            check=True,
-            capture_output=True,
-        )
+        pending = list(self.figures.pop("files"))
+        running: list[subprocess.Popen] = []
+        while pending or running:  # one promtool per core
+            while pending and len(running) < (os.cpu_count() or 1):
+                block = pending.pop(0)
+                running.append(
+                    subprocess.Popen(
+                        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(block), str(self.data)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                    )
+                )
+            done = running.pop(0)
+            _, err = done.communicate()
+            if done.returncode:
+                raise RuntimeError(f"promtool could not import the synthetic cluster: {err.decode()[-2000:]}")
         self.figures["load_s"] = time.perf_counter() - t0
-        openmetrics.unlink()
+        shutil.rmtree(openmetrics)
         self._serve()
         if self.backfill:
             t0 = time.perf_counter()
@@ -186,6 +206,22 @@ class SyntheticPrometheus:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def restart(self, drop_caches: bool = False) -> bool:
+        """A new server process on the same data: nothing of the last one's memory.  With
+        ``drop_caches``, the kernel's page cache is dropped too where this user may (root):
+        the blocks are read from disk again.  Returns whether it was dropped."""
+        self._stop_server()
+        dropped = False
+        if drop_caches:
+            subprocess.run(["sync"], check=True)
+            try:
+                Path("/proc/sys/vm/drop_caches").write_text("3\n")
+                dropped = True
+            except OSError:
+                pass
+        self._serve()
+        return dropped
 
     def stop(self) -> None:
         self._stop_server()

@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+import yaml
 
 from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules
 from components.alerting import rules as alerting
@@ -121,9 +122,27 @@ def test_render_writes_the_dashboard_json(tmp_path, prod):
 def synthetic_prometheus(deployed, tmp_path_factory):
     """Our rules and the chart's recording groups the dashboard reads, as Helm renders them."""
     chart_rules = chart_recording_rules([o for _, o in deployed["prod"]], tmp_path_factory.mktemp("chart-rules"))
-    with SyntheticPrometheus([*alerting.rule_files(), chart_rules]) as server:
+    # The spec's small cluster with the production profile at a twentieth of its size
+    # (bench/production_cluster.py): the same generator and label shapes as the benchmark's.
+    with SyntheticPrometheus([*alerting.rule_files(), chart_rules], size=0.05) as server:
         server.wait_for_rule_evaluation()
         yield server
+
+
+def test_the_production_profile_serves_only_families_the_real_exporters_have(reference):
+    """Every family the production profile adds (bench/production_families.yaml) is in the
+    exporter's reference list (../shared/reference/metrics/)."""
+    world = yaml.safe_load((ROOT / "bench" / "production_families.yaml").read_text())
+
+    def families(exporter: str) -> set[str]:
+        lines = (reference / "metrics" / f"{exporter}.txt").read_text().splitlines()
+        return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
+
+    cadvisor, ksm, node = families("cadvisor"), families("kube-state-metrics"), families("node-exporter")
+    network = {f"container_network_{name}" for name in world["network_steady"]}
+    assert set(world["cadvisor_steady"]) | network <= cadvisor, (set(world["cadvisor_steady"]) | network) - cadvisor
+    assert set(world["ksm_pod_steady"]) | set(world["ksm_container_steady"]) <= ksm
+    assert set(world["node_steady"]) <= node, set(world["node_steady"]) - node
 
 
 def test_every_prometheus_query_returns_data_over_12_hours(board, synthetic_prometheus):
@@ -139,6 +158,26 @@ def test_every_prometheus_query_returns_data_over_12_hours(board, synthetic_prom
             empty.append((title, expr))
     assert not failed, failed
     assert not empty, f"{len(empty)} queries returned no data: {empty}"
+
+
+def test_no_timeseries_panel_draws_a_line_per_pod_of_the_cluster(board, synthetic_prometheus):
+    """At production size a per-pod line for every pod is 800 lines in a half-width panel (and the
+    slowest query of the load).  On the twentieth-size production profile (75 pods over the 12
+    hours, 15 of them fine-tuning pods) no time series target may return more series than the
+    fine-tuning pods: the panels that draw per pod draw the fine-tuning runs only."""
+    end = time.time()
+    crowded = []
+    for panel in panels(board):
+        for target in panel["targets"] if panel["type"] == "timeseries" else []:
+            if "expr" not in target:
+                continue
+            query = substitute(target["expr"])
+            result = synthetic_prometheus.query("query_range", query=query, start=end - 12 * 3600, end=end, step=60)[
+                "data"
+            ]["result"]
+            if len(result) > 20:
+                crowded.append((panel["title"], query, len(result)))
+    assert not crowded, crowded
 
 
 def test_the_info_annotation_query_returns_the_runs_events(board, synthetic_prometheus):

@@ -253,6 +253,10 @@ def reference_metrics(reference: Path) -> set[str]:
             if line and not line.startswith("#"):
                 columns = line.split("\t")
                 names.add(columns[0].strip())
+                # A histogram is listed by its family name; scraped, it is _bucket, _sum and _count
+                # (traefik.txt's own note).
+                if len(columns) > 1 and columns[1].strip() == "histogram":
+                    names.update(columns[0].strip() + suffix for suffix in ("_bucket", "_sum", "_count"))
                 # The collector's own telemetry is documented in OTel form; scraped, a monotonic
                 # Sum gets the _total suffix (the file's own note).
                 if path.name == "otelcol.txt" and len(columns) > 3 and columns[1] == "Sum" and columns[3] == "true":
