@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules  # noqa: E402
+from components.config import duration_seconds  # noqa: E402
 
 RANGE = 12 * 3600
 GRID_PX = 1880  # a 1920-pixel screen less the dashboard's margins: 24 columns
@@ -87,10 +88,6 @@ NOT_METRICS = {
 }
 
 
-def _seconds(text: str) -> int:
-    return int(text[:-1]) * {"s": 1, "m": 60, "h": 3600}[text[-1]]
-
-
 def grafana_interval(max_data_points: float, min_interval_s: int) -> int:
     """The step Grafana's Prometheus data source sends for a 12-hour range."""
     wanted = max(RANGE / max_data_points, min_interval_s)
@@ -112,7 +109,7 @@ def dashboard_queries(board: dict) -> list[dict]:
     queries = []
     for panel in board["panels"]:
         points = panel.get("maxDataPoints") or panel["gridPos"]["w"] / 24 * GRID_PX
-        step = grafana_interval(points, _seconds(panel.get("interval") or f"{SCRAPE_S}s"))
+        step = grafana_interval(points, round(duration_seconds(panel.get("interval") or f"{SCRAPE_S}s")))
         variables = {
             "$__rate_interval": f"{max(step + SCRAPE_S, 4 * SCRAPE_S)}s",
             "$__range": "12h",
@@ -214,7 +211,7 @@ def load(url: str, queries: list[dict], concurrency: int) -> tuple[float, list]:
     return time.perf_counter() - t0, timings
 
 
-def report(label: str, server: SyntheticPrometheus, queries: list[dict], loads: int, concurrency: int) -> dict:
+def report(label: str, server: SyntheticPrometheus, queries: list[dict], loads: int, concurrency: int) -> None:
     dropped = server.restart(drop_caches=True)
     cold, _ = load(server.url, queries, concurrency)
     walls: list[float] = []
@@ -234,10 +231,9 @@ def report(label: str, server: SyntheticPrometheus, queries: list[dict], loads: 
     print("  slowest queries, warm (max over the loads):")
     for (panel, expr), (t, series) in sorted(slowest.items(), key=lambda kv: -kv[1][0])[:6]:
         print(f"    {t * 1000:7.1f} ms  {series:5d} series  {panel}: {' '.join(expr.split())[:100]}")
-    return {"cold": cold, "warm": statistics.median(walls), "worst_query": max(t for t, _ in slowest.values())}
 
 
-def rule_costs(server: SyntheticPrometheus, rule_files: list[Path]) -> None:
+def rule_costs(server: SyntheticPrometheus) -> None:
     """Evaluation time per recording group (the last evaluation, at the data's end) and the
     series each group's rules add over the 12 hours."""
     f = server.figures
@@ -292,7 +288,7 @@ def main() -> None:
             f"{f['samples']:,} samples over 12 h at 30 s; generated in {f['generate_s']:.0f} s, imported in "
             f"{f['load_s']:.0f} s, recording rules backfilled in {f['backfill_s']:.0f} s"
         )
-        rule_costs(server, rule_files)
+        rule_costs(server)
         report("with recording rules (as deployed)", server, queries, args.loads, args.concurrency)
         report("without recording rules (raw PromQL)", server, raw, args.loads, args.concurrency)
         if args.baseline_board:

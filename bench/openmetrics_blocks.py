@@ -40,10 +40,15 @@ class Writer:
         self.series_count += 1
         self.sample_count += len(lines)
 
+    @staticmethod
+    def prefix(name: str, labels: dict) -> str:
+        """A sample line's series part: ``name{labels} ``."""
+        label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        return f"{name}{{{label_text}}} " if labels else f"{name} "
+
     def series(self, name: str, labels: dict, points: Iterable[tuple[float, float]]) -> None:
         """points: iterable of (minute_float, value)."""
-        label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-        prefix = f"{name}{{{label_text}}} " if labels else f"{name} "
+        prefix = self.prefix(name, labels)
         timed = [(self.start + int(minute * 60), value) for minute, value in points]
         self.lines([(ts, f"{prefix}{value:.12g} {ts}\n") for ts, value in timed])
 

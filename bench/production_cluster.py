@@ -114,7 +114,7 @@ class ScaleOut:
     # ---------------------------------------------------------------- writing
 
     def _prefix(self, name: str, labels: dict[str, str]) -> str:
-        prefix = name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "} "
+        prefix = self.w.prefix(name, labels)
         if prefix in self.written:  # promtool refuses a series written twice ("out of order sample")
             raise ValueError(f"series written twice: {prefix}")
         self.written.add(prefix)

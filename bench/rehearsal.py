@@ -35,6 +35,7 @@ from bench import rehearsal_exporters as stand_ins
 from bench import rehearsal_parts as parts
 from bench.incident_sink import Sink, pointed_at, serve
 from bench.rehearsal_faults import Fault, Outcome, faults_of, table
+from components.config import duration_seconds
 from offline import manifests
 from offline.engine import RenderResult
 from offline.scrape_model import ScrapeModel
@@ -49,14 +50,12 @@ def _get(url: str) -> object:
 
 
 def _rule_for(rule_files: list[Path]) -> dict[str, int]:
-    units = {"s": 1, "m": 60, "h": 3600}
     found = {}
     for path in rule_files:
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule:
-                    text = str(rule.get("for", "0s"))
-                    found[rule["alert"]] = int(text[:-1]) * units[text[-1]] if text != "0" else 0
+                    found[rule["alert"]] = round(duration_seconds(str(rule.get("for", "0s"))))
     return found
 
 

@@ -15,15 +15,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.synthetic_prometheus import free_port, tool
+from bench.synthetic_prometheus import Process, free_port, tool
 from offline.scrape_model import ScrapeModel, target_labels
 
 PROMETHEUS_EXTERNAL_LABELS = {"prometheus": "monitoring/kube-prometheus-stack-prometheus"}
@@ -36,39 +34,6 @@ KUBELET_TARGET = {
     "node": "scw-trading-prod-permanent-4f1c9a2e",
     "instance": "172.16.16.20:10250",
 }
-
-
-class Process:
-    """A server started here and stopped by its PID; ``ready`` is polled until it answers."""
-
-    def __init__(self, name: str, argv: list[str], ready: str, workdir: Path, env: dict | None = None):
-        self.name, self.argv, self.ready, self.workdir, self.env = name, argv, ready, workdir, env
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    def start(self) -> None:
-        log = (self.workdir / f"{self.name}.log").open("a")
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=log, env=self.env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {(self.workdir / f'{self.name}.log').read_text()[-1500:]}")
-            try:
-                with urllib.request.urlopen(self.ready, timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer {self.ready} in 60 s")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
 
 def _snake(relabelings: list[dict[str, Any]]) -> list[dict[str, Any]]:

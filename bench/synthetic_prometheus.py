@@ -36,6 +36,39 @@ def tool(name: str) -> str:
     return path
 
 
+class Process:
+    """A server started here and stopped by its PID; ``ready`` is polled until it answers."""
+
+    def __init__(self, name: str, argv: list[str], ready: str, workdir: Path, env: dict | None = None):
+        self.name, self.argv, self.ready, self.workdir, self.env = name, argv, ready, workdir, env
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        log = (self.workdir / f"{self.name}.log").open("a")
+        self.process = subprocess.Popen(self.argv, stdout=log, stderr=log, env=self.env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {(self.workdir / f'{self.name}.log').read_text()[-1500:]}")
+            try:
+                with urllib.request.urlopen(self.ready, timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer {self.ready} in 60 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
 def chart_recording_rules(objects: list[dict], directory: Path) -> Path:
     """The chart's recording groups the dashboard reads (node CPU and memory utilisation), taken
     from kube-prometheus-stack's PrometheusRules as Helm renders them, as a rule file."""
@@ -85,7 +118,7 @@ class SyntheticPrometheus:
         self.backfill = backfill
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="synthetic-prometheus-"))
         self.data = self.workdir / "data"
-        self.process: subprocess.Popen | None = None
+        self.server: Process | None = None
         self.url = ""
         self.figures: dict = {}
 
@@ -172,40 +205,20 @@ class SyntheticPrometheus:
         )
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        log = (self.workdir / "prometheus.log").open("a")
-        self.process = subprocess.Popen(
-            [
-                tool("prometheus"),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.data}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=30d",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=log,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("prometheus did not become ready in 60 s")
+        argv = [
+            tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=30d",
+            "--log.level=warn",
+        ]
+        self.server = Process("prometheus", argv, f"{self.url}/-/ready", self.workdir)
 
     def _stop_server(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
+        self.server = None
 
     def restart(self, drop_caches: bool = False) -> bool:
         """A new server process on the same data: nothing of the last one's memory.  With

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import yaml
+from test_rules import reference_metrics
 
 from bench.synthetic_prometheus import SyntheticPrometheus, chart_recording_rules
 from components.alerting import rules as alerting
@@ -134,11 +135,7 @@ def test_the_production_profile_serves_only_families_the_real_exporters_have(ref
     exporter's reference list (../shared/reference/metrics/)."""
     world = yaml.safe_load((ROOT / "bench" / "production_families.yaml").read_text())
 
-    def families(exporter: str) -> set[str]:
-        lines = (reference / "metrics" / f"{exporter}.txt").read_text().splitlines()
-        return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
-
-    cadvisor, ksm, node = families("cadvisor"), families("kube-state-metrics"), families("node-exporter")
+    cadvisor, ksm, node = (reference_metrics(reference, e) for e in ("cadvisor", "kube-state-metrics", "node-exporter"))
     network = {f"container_network_{name}" for name in world["network_steady"]}
     assert set(world["cadvisor_steady"]) | network <= cadvisor, (set(world["cadvisor_steady"]) | network) - cadvisor
     assert set(world["ksm_pod_steady"]) | set(world["ksm_container_steady"]) <= ksm

@@ -246,9 +246,10 @@ def metric_names(expr: str) -> set[str]:
     return {t for t in tokens if t not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]", t)}
 
 
-def reference_metrics(reference: Path) -> set[str]:
+def reference_metrics(reference: Path, exporter: str = "*") -> set[str]:
+    """Metric names of ../shared/reference/metrics/<exporter>.txt (every exporter by default)."""
     names: set[str] = set()
-    for path in (reference / "metrics").glob("*.txt"):
+    for path in (reference / "metrics").glob(f"{exporter}.txt"):
         for line in path.read_text().splitlines():
             if line and not line.startswith("#"):
                 columns = line.split("\t")

@@ -289,6 +289,14 @@ def duration_days(text: str) -> int:
     return max(1, math.ceil(total))
 
 
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of a Prometheus-style duration (``1h30m`` -> 5400; ``0`` -> 0)."""
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", text))
+
+
 def retention_hours(duration: str) -> str:
     """Loki's and Tempo's retention in hours: 31d -> 744h."""
     if duration.endswith("h"):
